@@ -1,0 +1,57 @@
+"""Synthetic inputs: each feature x_i is 0 with probability S_i, else uniform on [0, 1].
+
+Shapes: `probability` is (instances, n), one row per model trained side by side, so a
+sparsity sweep or a phase diagram is one batch. Samples are (instances, n, batch): column
+vectors, as in h = W x, and the long batch axis innermost keeps element-wise work fast.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# Smallest probability used as a divisor; the config limits keep real ones far above it.
+TINY = 1e-12
+
+
+def sample_features(probability: torch.Tensor, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+    """Draw x of shape (instances, n, batch): x_i = 0 w.p. 1 - p_i, else x_i ~ U[0, 1].
+
+    One uniform u gives both the mask and the magnitude: u < p happens with probability p,
+    and then u / p is again U[0, 1], so half the random numbers are needed.
+    """
+    instances, n_features = probability.shape
+    u = torch.rand(instances, n_features, batch_size, generator=generator)
+    p = probability[:, :, None].clamp_min(TINY)
+    return torch.where(u < p, u / p, 0.0)
+
+
+def zero_input_probability(probability: torch.Tensor) -> torch.Tensor:
+    """P(x = 0) = prod_i (1 - p_i), per instance: the share of inputs with no active feature."""
+    return torch.prod(1.0 - probability, dim=-1)
+
+
+class NonzeroSampler:
+    """Draws x conditioned on at least one active feature, exactly.
+
+    The first active feature k has P(k | x != 0) = p_k prod_{j<k} (1 - p_j) / (1 - P(x = 0));
+    given k, features before it are 0, feature k is U[0, 1] and later ones are drawn as usual.
+    With sparse features most plain samples are all zero and teach only the bias, whose loss
+    has a closed form, so the trainer spends its whole batch on informative inputs.
+    """
+
+    def __init__(self, probability: torch.Tensor):
+        survive = torch.cumprod(1.0 - probability, dim=-1)
+        none_before = torch.cat([torch.ones_like(survive[:, :1]), survive[:, :-1]], dim=-1)
+        first_active = torch.cumsum(probability * none_before, dim=-1)
+        # Inverse CDF of k, normalised so that it ends at 1; a (instances, n, 1) column.
+        self.cumulative = (first_active / first_active[:, -1:])[:, :, None]
+        self.probability = probability[:, :, None].clamp_min(TINY)
+        self.index = torch.arange(probability.shape[1])[None, :, None]
+
+    def __call__(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        instances, n_features, _ = self.cumulative.shape
+        target = torch.rand(instances, 1, batch_size, generator=generator)
+        first = (target > self.cumulative).sum(dim=1, keepdim=True).clamp_max_(n_features - 1)
+        u = torch.rand(instances, n_features, batch_size, generator=generator)
+        later = torch.where((u < self.probability) & (self.index > first), u / self.probability, 0.0)
+        return torch.where(self.index == first, u, later)

@@ -1,0 +1,69 @@
+"""Held-out loss on a fixed sample, and the hidden-space rotation check.
+
+Every trainer is scored here on the same inputs: a sample of HELDOUT_SAMPLES draws from a
+generator seeded with HELDOUT_SEED, so two trainers (or two seeds) can be compared fairly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from superpos.data import sample_features
+from superpos.models import forward, weighted_squared_error
+
+HELDOUT_SAMPLES = 65_536
+HELDOUT_SEED = 2022
+# Rows per chunk: bounds memory to about chunk x instances x n floats whatever n is.
+CHUNK_VALUES = 4_000_000
+
+
+def as_tensor(array) -> torch.Tensor:
+    """float32 tensor view of a numpy array or tensor."""
+    return torch.as_tensor(np.asarray(array, dtype=np.float32))
+
+
+def heldout_loss(
+    model: str,
+    weights,
+    bias,
+    probability,
+    importance,
+    samples: int = HELDOUT_SAMPLES,
+    seed: int = HELDOUT_SEED,
+) -> np.ndarray:
+    """Per instance: mean over the fixed sample and features of I_i (x_i - x'_i)^2.
+
+    weights (instances, m, n), bias/probability/importance (instances, n).
+    """
+    weights, bias = as_tensor(weights), as_tensor(bias)
+    probability, importance = as_tensor(probability), as_tensor(importance)
+    instances, n_features = probability.shape
+    chunk = max(1, min(samples, CHUNK_VALUES // (instances * n_features)))
+    generator = torch.Generator().manual_seed(seed)
+    total = torch.zeros(instances, dtype=torch.float64)
+    with torch.no_grad():
+        for start in range(0, samples, chunk):
+            rows = min(chunk, samples - start)
+            x = sample_features(probability, rows, generator)
+            total += weighted_squared_error(x, forward(model, weights, bias, x), importance).double() * rows
+    return (total / samples).numpy()
+
+
+def random_rotation(dimension: int, seed: int = 0) -> np.ndarray:
+    """A random orthogonal matrix R (Haar measure): QR of a Gaussian matrix, signs fixed."""
+    gaussian = np.random.default_rng(seed).standard_normal((dimension, dimension))
+    q, r = np.linalg.qr(gaussian)
+    return q * np.sign(np.diag(r))
+
+
+def rotate_hidden(weights: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """W -> R W for every instance: rotates the hidden space, leaves W^T W unchanged."""
+    return np.einsum("hk,ikn->ihn", rotation, weights)
+
+
+def rotated_loss(model: str, weights, bias, probability, importance, seed: int = 0) -> np.ndarray:
+    """Held-out loss after W -> R W for a random orthogonal R: unchanged for linear and relu
+    (W^T W is invariant), higher for neuron (the ReLU acts on each hidden unit's own axis)."""
+    rotation = random_rotation(np.shape(weights)[-2], seed)
+    return heldout_loss(model, rotate_hidden(np.asarray(weights), rotation), bias, probability, importance)

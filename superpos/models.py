@@ -1,0 +1,30 @@
+"""The three toy models, vectorised over a leading instance axis.
+
+W has shape (instances, m, n): column W[:, :, i] is feature i's direction in the hidden space.
+Inputs x are (instances, n, batch): one column per sample.
+| model  | hidden        | output               | superposition           |
+| linear | h = W x       | x' = W^T h + b       | none: learns the top m  |
+| relu   | h = W x       | x' = ReLU(W^T h + b) | bottleneck (no basis)   |
+| neuron | h = ReLU(W x) | x' = ReLU(W^T h + b) | neuron (privileged)     |
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def hidden(model: str, weights: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """h = W x (linear, relu) or ReLU(W x) (neuron), shape (instances, m, batch)."""
+    pre_activation = torch.bmm(weights, x)
+    return torch.relu(pre_activation) if model == "neuron" else pre_activation
+
+
+def forward(model: str, weights: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """x' = W^T h + b, through a ReLU for the relu and neuron models."""
+    out = torch.baddbmm(bias[:, :, None], weights.transpose(1, 2), hidden(model, weights, x))
+    return out if model == "linear" else torch.relu(out)
+
+
+def weighted_squared_error(x: torch.Tensor, reconstruction: torch.Tensor, importance: torch.Tensor) -> torch.Tensor:
+    """Per instance: mean over batch and features of I_i (x_i - x'_i)^2."""
+    return (importance[:, :, None] * (x - reconstruction) ** 2).mean(dim=(1, 2))
