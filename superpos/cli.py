@@ -107,7 +107,8 @@ def format_report(report: dict) -> str:
         f"trained in {report['seconds']:.2f} s",
         " feature   ||W_i||   D_i      b_i",
     ]
-    for i, (norm, dim, bias) in enumerate(zip(report["feature_norms"], report["dimensionality"], report["b"])):
+    columns = zip(report["feature_norms"], report["dimensionality"], report["b"], strict=True)
+    for i, (norm, dim, bias) in enumerate(columns):
         lines.append(f" {i:7d}   {norm:7.3f}   {dim:5.3f}   {bias:7.3f}")
     scores = " ".join(f"{score:.2f}" for score in report["polysemanticity"])
     lines.append(f" polysemanticity per hidden unit: {scores}")

@@ -13,6 +13,14 @@ import torch
 TINY = 1e-12
 
 
+def keep_where_positive(values: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+    """values where gate > 0, else 0: ReLU's backward as one fused kernel.
+
+    Several times faster on CPU than torch.where(gate > 0, values, 0), which builds a mask.
+    """
+    return torch.ops.aten.threshold_backward(values, gate, 0.0)
+
+
 def sample_features(probability: torch.Tensor, batch_size: int, generator: torch.Generator) -> torch.Tensor:
     """Draw x of shape (instances, n, batch): x_i = 0 w.p. 1 - p_i, else x_i ~ U[0, 1].
 
@@ -20,9 +28,9 @@ def sample_features(probability: torch.Tensor, batch_size: int, generator: torch
     and then u / p is again U[0, 1], so half the random numbers are needed.
     """
     instances, n_features = probability.shape
-    u = torch.rand(instances, n_features, batch_size, generator=generator)
-    p = probability[:, :, None].clamp_min(TINY)
-    return torch.where(u < p, u / p, 0.0)
+    scaled = torch.rand(instances, n_features, batch_size, generator=generator)
+    scaled /= probability[:, :, None].clamp_min(TINY)
+    return keep_where_positive(scaled, 1.0 - scaled)
 
 
 def zero_input_probability(probability: torch.Tensor) -> torch.Tensor:
@@ -40,18 +48,25 @@ class NonzeroSampler:
     """
 
     def __init__(self, probability: torch.Tensor):
+        instances, n_features = probability.shape
         survive = torch.cumprod(1.0 - probability, dim=-1)
         none_before = torch.cat([torch.ones_like(survive[:, :1]), survive[:, :-1]], dim=-1)
         first_active = torch.cumsum(probability * none_before, dim=-1)
-        # Inverse CDF of k, normalised so that it ends at 1; a (instances, n, 1) column.
+        # Inverse CDF of k, normalised to end at 1, as an (instances, n, 1) column.
         self.cumulative = (first_active / first_active[:, -1:])[:, :, None]
-        self.probability = probability[:, :, None].clamp_min(TINY)
-        self.index = torch.arange(probability.shape[1])[None, :, None]
+        # Given k, feature i is active with probability 0 (i < k), 1 (i = k) or p_i (i > k);
+        # u < that threshold is scaled to U[0, 1] by 1 / threshold. Row i, column k holds it
+        # (a huge scale where the threshold is 0, so u / threshold is never below 1).
+        index = torch.arange(n_features)
+        threshold = torch.where(
+            index[:, None] > index[None, :], probability[:, :, None], (index[:, None] == index[None, :]).float()
+        )
+        self.inverse_threshold = 1.0 / threshold.clamp_min(TINY)
 
     def __call__(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         instances, n_features, _ = self.cumulative.shape
         target = torch.rand(instances, 1, batch_size, generator=generator)
         first = (target > self.cumulative).sum(dim=1, keepdim=True).clamp_max_(n_features - 1)
-        u = torch.rand(instances, n_features, batch_size, generator=generator)
-        later = torch.where((u < self.probability) & (self.index > first), u / self.probability, 0.0)
-        return torch.where(self.index == first, u, later)
+        scale = self.inverse_threshold.gather(2, first.expand(instances, n_features, batch_size))
+        scaled = torch.rand(instances, n_features, batch_size, generator=generator).mul_(scale)
+        return keep_where_positive(scaled, 1.0 - scaled)

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from superpos.config import Config, check_work
-from superpos.data import NonzeroSampler, zero_input_probability
+from superpos.data import NonzeroSampler, keep_where_positive, zero_input_probability
 from superpos.evaluate import heldout_loss
-from superpos.models import weighted_squared_error
+from superpos.models import hidden, weighted_squared_error
 
 TRAIN_THREADS = 1
 SNAPSHOTS = 40
@@ -97,41 +97,60 @@ def spaced_steps(steps: int, count: int) -> np.ndarray:
     return np.unique(np.round(steps * np.linspace(0.0, 1.0, count) ** 2).astype(int))
 
 
-def gradients(model, weights, bias, x, importance, zero_share):
-    """Hand-derived gradients of the expected loss, from a batch drawn given x != 0.
+def adam_step(parameters, grad, first_moment, second_moment, step: int, rate: float) -> None:
+    """One Adam update in place (Kingma & Ba 2015), with bias correction:
+    m <- b1 m + (1 - b1) g,  v <- b2 v + (1 - b2) g^2,  p <- p - rate (m / c1) / (sqrt(v / c2) + eps),
+    c_k = 1 - b_k^(step + 1). Written out because torch.optim's per-call overhead is larger
+    than the whole update for these tiny tensors."""
+    beta1, beta2 = ADAM_BETAS
+    first_moment.mul_(beta1).add_(grad, alpha=1.0 - beta1)
+    second_moment.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
+    denominator = (second_moment / (1.0 - beta2 ** (step + 1))).sqrt_().add_(ADAM_EPS)
+    parameters.addcdiv_(first_moment, denominator, value=-rate / (1.0 - beta1 ** (step + 1)))
 
-    Loss = (1 - P0) E[mean_i I_i (x'_i - x_i)^2 | x != 0] + P0 mean_i I_i f(b_i)^2, with
-    P0 = P(x = 0) and f = ReLU (relu, neuron) or the identity (linear): x = 0 gives x' = f(b).
-    With out = W^T h + b and g = dLoss/d(out): dW = h g^T + (W g * dh/dpre) x^T and
-    db = sum over the batch of g plus the closed-form P0 term.
-    Returns (dW, db, out) for the batch.
+
+class ExpectedLoss:
+    """Loss = (1 - P0) E[mean_i I_i (x'_i - x_i)^2 | x != 0] + P0 mean_i I_i f(b_i)^2 per instance.
+
+    P0 = P(x = 0); x = 0 gives x' = f(b) with f = ReLU (relu, neuron) or the identity (linear),
+    so that term is exact and batches are drawn given x != 0 (NonzeroSampler).
     """
-    n_features, batch_size = x.shape[1], x.shape[2]
-    pre_activation = torch.bmm(weights, x)
-    hidden = torch.relu(pre_activation) if model == "neuron" else pre_activation
-    out = torch.baddbmm(bias[:, :, None], weights.transpose(1, 2), hidden)
-    scale = (2.0 / (batch_size * n_features)) * (1.0 - zero_share)[:, None, None]
-    output_grad = (out - x) * (importance[:, :, None] * scale)
-    if model != "linear":  # ReLU(out): no gradient where out <= 0
-        output_grad = torch.where(out > 0, output_grad, 0.0)
-    hidden_grad = torch.bmm(weights, output_grad)
-    if model == "neuron":
-        hidden_grad = torch.where(pre_activation > 0, hidden_grad, 0.0)
-    weight_grad = torch.baddbmm(
-        torch.bmm(hidden, output_grad.transpose(1, 2)), hidden_grad, x.transpose(1, 2)
-    )
-    bias_value = bias if model == "linear" else torch.relu(bias)
-    zero_grad = (2.0 / n_features) * zero_share[:, None] * importance * bias_value
-    return weight_grad, output_grad.sum(dim=2) + zero_grad, out
 
+    def __init__(self, model: str, importance: torch.Tensor, zero_share: torch.Tensor, batch_size: int):
+        n_features = importance.shape[1]
+        self.model, self.importance, self.zero_share = model, importance, zero_share
+        # Constant factors of the gradients, computed once: dLoss/dx'_i of one sample is
+        # 2 I_i (1 - P0) (x'_i - x_i) / (batch n); dLoss/db_i of the zero term 2 I_i P0 f(b_i) / n.
+        self.output_scale = ((2.0 / (batch_size * n_features)) * importance * (1.0 - zero_share)[:, None])[:, :, None]
+        self.zero_scale = (2.0 / n_features) * importance * zero_share[:, None]
 
-def expected_loss(model, x, out, bias, importance, zero_share):
-    """Per instance: the batch's loss given x != 0, the P0 = P(x = 0) term added exactly."""
-    reconstruction = out if model == "linear" else torch.relu(out)
-    bias_value = bias if model == "linear" else torch.relu(bias)
-    nonzero = weighted_squared_error(x, reconstruction, importance)
-    zero = (importance * bias_value**2).mean(dim=1)
-    return (1.0 - zero_share) * nonzero + zero_share * zero
+    def gradients(self, weights, bias, x, weight_grad, bias_grad) -> torch.Tensor:
+        """Write dW and db of the batch into the given tensors; return out = W^T h + b.
+
+        With g = dLoss/d(out): dW = h g^T + (W g * dh/dpre) x^T, db = sum_batch g + zero term.
+        """
+        pre_activation = torch.bmm(weights, x)
+        hidden = torch.relu(pre_activation) if self.model == "neuron" else pre_activation
+        out = torch.baddbmm(bias[:, :, None], weights.transpose(1, 2), hidden)
+        output_grad = (out - x).mul_(self.output_scale)
+        if self.model != "linear":  # ReLU(out) passes no gradient where out <= 0
+            output_grad = keep_where_positive(output_grad, out)
+        hidden_grad = torch.bmm(weights, output_grad)
+        if self.model == "neuron":
+            hidden_grad = keep_where_positive(hidden_grad, pre_activation)
+        torch.bmm(hidden, output_grad.transpose(1, 2), out=weight_grad)
+        weight_grad.baddbmm_(hidden_grad, x.transpose(1, 2))
+        bias_value = bias if self.model == "linear" else torch.relu(bias)
+        torch.addcmul(output_grad.sum(dim=2), self.zero_scale, bias_value, out=bias_grad)
+        return out
+
+    def __call__(self, x, out, bias) -> torch.Tensor:
+        """The loss per instance, from a batch drawn given x != 0 and its out = W^T h + b."""
+        reconstruction = out if self.model == "linear" else torch.relu(out)
+        bias_value = bias if self.model == "linear" else torch.relu(bias)
+        nonzero = weighted_squared_error(x, reconstruction, self.importance)
+        zero = (self.importance * bias_value**2).mean(dim=1)
+        return (1.0 - self.zero_share) * nonzero + self.zero_share * zero
 
 
 def train_instances(
@@ -164,10 +183,14 @@ def train_instances(
         run_importance = torch.tensor(np.tile(importance, (restarts, 1)), dtype=torch.float32)
         zero_share = zero_input_probability(run_probability)
         sample = NonzeroSampler(run_probability)
+        loss = ExpectedLoss(model, run_importance, zero_share, batch_size)
         std = math.sqrt(2.0 / (n_hidden + n_features))
-        weights = torch.randn(runs, n_hidden, n_features, generator=generator) * std
-        bias = torch.zeros(runs, n_features)
-        optimizer = torch.optim.Adam([weights, bias], lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS, fused=True)
+        # W and b live in one tensor, so that Adam updates both with one set of operations.
+        parameters = torch.zeros(runs, n_hidden + 1, n_features)
+        parameters[:, :n_hidden] = torch.randn(runs, n_hidden, n_features, generator=generator) * std
+        weights, bias = parameters[:, :n_hidden], parameters[:, n_hidden]
+        grad = torch.zeros_like(parameters)
+        first_moment, second_moment = torch.zeros_like(parameters), torch.zeros_like(parameters)
 
         snapshot_steps = spaced_steps(steps, SNAPSHOTS)
         loss_steps = np.unique(np.linspace(0, steps - 1, min(LOSS_POINTS, steps)).astype(int))
@@ -177,22 +200,20 @@ def train_instances(
             if step in snapshot_at:
                 snapshots.append(weights.clone())
             x = sample(batch_size, generator)
-            weights.grad, bias.grad, out = gradients(model, weights, bias, x, run_importance, zero_share)
+            out = loss.gradients(weights, bias, x, grad[:, :n_hidden], grad[:, n_hidden])
             if step in loss_at:
-                losses.append(expected_loss(model, x, out, bias, run_importance, zero_share))
+                losses.append(loss(x, out, bias))
                 if not torch.isfinite(losses[-1]).all():
                     raise TrainingDiverged(step)
-            optimizer.param_groups[0]["lr"] = learning_rate(step, steps, lr)
-            optimizer.step()
+            adam_step(parameters, grad, first_moment, second_moment, step, learning_rate(step, steps, lr))
             if progress is not None and step % 50 == 0:
                 progress(step / steps)
-        if steps not in snapshot_at:
-            snapshots.append(weights.clone())
+        snapshots.append(weights.clone())  # spaced_steps ends at `steps`: the final W
 
         # Keep each instance's best restart, judged on a selection sample of its own.
         x = sample(SELECTION_SAMPLES, torch.Generator().manual_seed(seed + 1))
-        out = gradients(model, weights, bias, x, run_importance, zero_share)[2]
-        selection_loss = expected_loss(model, x, out, bias, run_importance, zero_share)
+        out = torch.baddbmm(bias[:, :, None], weights.transpose(1, 2), hidden(model, weights, x))
+        selection_loss = loss(x, out, bias)
         best = (selection_loss.view(restarts, instances).argmin(dim=0) * instances + torch.arange(instances)).numpy()
 
     final_weights, final_bias = weights[best].numpy(), bias[best].numpy()
@@ -206,7 +227,7 @@ def train_instances(
         importance=importance,
         loss_steps=loss_steps,
         loss_history=torch.stack(losses, dim=1)[best].numpy(),
-        snapshot_steps=np.union1d(snapshot_steps, [steps]),
+        snapshot_steps=snapshot_steps,
         snapshots=torch.stack(snapshots)[:, best].numpy(),
         heldout=heldout_loss(model, final_weights, final_bias, probability, importance),
         seconds=time.perf_counter() - started,
@@ -218,9 +239,7 @@ def train(config: Config, progress: Callable[[float], None] | None = None) -> Tr
     return train_sweep(config, [config.sparsity], progress)
 
 
-def train_sweep(
-    config: Config, sparsities, progress: Callable[[float], None] | None = None
-) -> TrainResult:
+def train_sweep(config: Config, sparsities, progress: Callable[[float], None] | None = None) -> TrainResult:
     """One batched training: an instance per sparsity, in the order given."""
     for sparsity in sparsities:
         config.replace(sparsity=float(sparsity))  # validates each value

@@ -1,0 +1,109 @@
+"""Inputs and forward passes against their formulas, and the trainer's hand-derived gradients."""
+
+import numpy as np
+import pytest
+import torch
+
+from superpos.config import Config, ConfigError
+from superpos.data import NonzeroSampler, sample_features, zero_input_probability
+from superpos.models import forward
+from superpos.train import ExpectedLoss
+
+
+def test_sample_features_probability_and_range():
+    probability = torch.tensor([[0.05, 0.5, 1.0], [0.2, 0.0001, 0.9]])
+    x = sample_features(probability, 200_000, torch.Generator().manual_seed(0))
+    assert x.shape == (2, 3, 200_000)
+    assert x.min() >= 0 and x.max() < 1
+    active = (x > 0).float().mean(dim=2)
+    np.testing.assert_allclose(active.numpy(), probability.numpy(), atol=0.005)
+    # Active values are U[0, 1]: mean 1/2, variance 1/12.
+    values = x[0, 1][x[0, 1] > 0]
+    assert abs(values.mean().item() - 0.5) < 0.01
+    assert abs(values.var().item() - 1 / 12) < 0.005
+
+
+def test_nonzero_sampler_is_the_conditional_distribution():
+    probability = torch.tensor([[0.05] * 5, [0.3, 0.9, 0.01, 0.5, 0.2], [1.0] * 5])
+    generator = torch.Generator().manual_seed(1)
+    conditional = NonzeroSampler(probability)(200_000, generator)
+    assert (conditional.sum(dim=1) > 0).all(), "every sample has an active feature"
+    plain = sample_features(probability, 400_000, generator)
+    for instance in range(3):
+        nonzero = plain[instance][:, plain[instance].sum(dim=0) > 0]
+        expected = (nonzero > 0).float().mean(dim=1)
+        observed = (conditional[instance] > 0).float().mean(dim=1)
+        np.testing.assert_allclose(observed.numpy(), expected.numpy(), atol=0.01)
+    values = conditional[conditional > 0]
+    assert abs(values.mean().item() - 0.5) < 0.01
+
+
+def test_zero_input_probability():
+    probability = torch.tensor([[0.5, 0.5], [0.1, 1.0]])
+    np.testing.assert_allclose(zero_input_probability(probability).numpy(), [0.25, 0.0], atol=1e-7)
+
+
+W = torch.tensor([[[1.0, -2.0, 0.5], [0.0, 1.0, -1.0]]])  # one instance, m = 2, n = 3
+B = torch.tensor([[0.1, -0.2, 0.3]])
+X = torch.tensor([[[1.0, 0.0], [0.5, 1.0], [0.0, 0.25]]])  # (instance, n, batch): two samples
+
+
+@pytest.mark.parametrize("model", ["linear", "relu", "neuron"])
+def test_forward_matches_formula(model):
+    w, b = W[0].numpy(), B[0].numpy()
+    for sample in range(2):
+        x = X[0, :, sample].numpy()
+        h = w @ x
+        if model == "neuron":
+            h = np.maximum(h, 0)
+        expected = w.T @ h + b
+        if model != "linear":
+            expected = np.maximum(expected, 0)
+        np.testing.assert_allclose(forward(model, W, B, X)[0, :, sample].numpy(), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("model", ["linear", "relu", "neuron"])
+def test_hand_derived_gradients_match_autograd(model):
+    generator = torch.Generator().manual_seed(3)
+    probability = torch.tensor([[0.3, 0.5, 0.2, 0.9], [0.05, 0.05, 0.05, 0.05]])
+    importance = torch.tensor([[1.0, 0.7, 0.49, 0.343], [1.0, 1.0, 1.0, 1.0]])
+    zero_share = zero_input_probability(probability)
+    x = NonzeroSampler(probability)(64, generator)
+    weights = torch.randn(2, 3, 4, generator=generator)
+    bias = torch.randn(2, 4, generator=generator) * 0.3
+    loss = ExpectedLoss(model, importance, zero_share, batch_size=64)
+    weight_grad, bias_grad = torch.zeros_like(weights), torch.zeros_like(bias)
+    out = loss.gradients(weights, bias, x, weight_grad, bias_grad)
+
+    auto_weights, auto_bias = weights.clone().requires_grad_(), bias.clone().requires_grad_()
+    auto_out = torch.baddbmm(
+        auto_bias[:, :, None],
+        auto_weights.transpose(1, 2),
+        torch.bmm(auto_weights, x).relu() if model == "neuron" else torch.bmm(auto_weights, x),
+    )
+    loss(x, auto_out, auto_bias).sum().backward()
+    np.testing.assert_allclose(out.numpy(), auto_out.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(weight_grad.numpy(), auto_weights.grad.numpy(), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(bias_grad.numpy(), auto_bias.grad.numpy(), rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"n_features": 0}, "n_features"),
+        ({"n_features": 2.5}, "n_features"),
+        ({"n_hidden": 6}, "n_hidden"),
+        ({"sparsity": float("nan")}, "sparsity"),
+        ({"sparsity": 1.0}, "sparsity"),
+        ({"importance_decay": float("inf")}, "importance_decay"),
+        ({"model": "mlp"}, "model"),
+        ({"lr": "0.1"}, "lr"),
+        ({"seed": True}, "seed"),
+        ({"steps": 20_000, "batch_size": 8192, "n_features": 1000, "n_hidden": 10}, "steps"),
+    ],
+)
+def test_config_rejects_bad_values_naming_the_field(changes, field):
+    with pytest.raises(ConfigError) as caught:
+        Config(**changes)
+    assert caught.value.field == field
+    assert field in str(caught.value)
