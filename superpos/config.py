@@ -51,11 +51,11 @@ class Config:
     sparsity: float = 0.9
     importance_decay: float = 1.0
     model: str = "relu"
-    steps: int = 1000
-    batch_size: int = 1024
-    lr: float = 0.03
+    steps: int = 400
+    batch_size: int = 256
+    lr: float = 0.15
     seed: int = 0
-    restarts: int = 4
+    restarts: int = 6
 
     def __post_init__(self) -> None:
         validate(self)
