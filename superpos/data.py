@@ -52,8 +52,8 @@ class NonzeroSampler:
         survive = torch.cumprod(1.0 - probability, dim=-1)
         none_before = torch.cat([torch.ones_like(survive[:, :1]), survive[:, :-1]], dim=-1)
         first_active = torch.cumsum(probability * none_before, dim=-1)
-        # Inverse CDF of k, normalised to end at 1, as an (instances, n, 1) column.
-        self.cumulative = (first_active / first_active[:, -1:])[:, :, None]
+        # Inverse CDF of k, normalised to end at 1.
+        self.cumulative = (first_active / first_active[:, -1:]).contiguous()
         # Given k, feature i is active with probability 0 (i < k), 1 (i = k) or p_i (i > k);
         # u < that threshold is scaled to U[0, 1] by 1 / threshold. Row i, column k holds it
         # (a huge scale where the threshold is 0, so u / threshold is never below 1).
@@ -64,9 +64,9 @@ class NonzeroSampler:
         self.inverse_threshold = 1.0 / threshold.clamp_min(TINY)
 
     def __call__(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
-        instances, n_features, _ = self.cumulative.shape
-        target = torch.rand(instances, 1, batch_size, generator=generator)
-        first = (target > self.cumulative).sum(dim=1, keepdim=True).clamp_max_(n_features - 1)
-        scale = self.inverse_threshold.gather(2, first.expand(instances, n_features, batch_size))
+        instances, n_features = self.cumulative.shape
+        target = torch.rand(instances, batch_size, generator=generator)
+        first = torch.searchsorted(self.cumulative, target).clamp_max_(n_features - 1)
+        scale = self.inverse_threshold.gather(2, first[:, None, :].expand(instances, n_features, batch_size))
         scaled = torch.rand(instances, n_features, batch_size, generator=generator).mul_(scale)
         return keep_where_positive(scaled, 1.0 - scaled)

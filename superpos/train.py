@@ -31,9 +31,11 @@ from superpos.models import hidden, weighted_squared_error
 
 TRAIN_THREADS = 1
 SNAPSHOTS = 40
-LOSS_POINTS = 200
+LOSS_POINTS = 100
 WARMUP_FRACTION = 0.05
+# Selection sample: up to 8192 inputs per run, within a budget of feature values.
 SELECTION_SAMPLES = 8192
+SELECTION_VALUES = 4_000_000
 PRUNE_FRACTION = 0.1
 
 ADAM_BETAS = (0.9, 0.999)
@@ -179,7 +181,9 @@ class Runs:
 
     def selection_loss(self, seed: int) -> torch.Tensor:
         """Loss per run on a fixed selection sample (not the held-out one)."""
-        x = self.sample(SELECTION_SAMPLES, torch.Generator().manual_seed(seed))
+        runs, n_features = self.probability.shape
+        samples = max(256, min(SELECTION_SAMPLES, SELECTION_VALUES // (runs * n_features)))
+        x = self.sample(samples, torch.Generator().manual_seed(seed))
         out = torch.baddbmm(self.bias[:, :, None], self.weights.transpose(1, 2), hidden(self.model, self.weights, x))
         return self.loss(x, out, self.bias)
 
