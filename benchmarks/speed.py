@@ -1,7 +1,7 @@
 """superpos's trainer against the paper's recipe, side by side in one run.
 
-    python benchmarks/speed.py            # the full table (about 3 minutes on 2 cores)
-    python benchmarks/speed.py --quick    # one seed, 5/2 only, reference cut to 2,000 steps
+    python -m benchmarks.speed            # the full table (about 5 minutes on 2 cores)
+    python -m benchmarks.speed --quick    # one seed, 5/2 only, reference cut to 2,000 steps
 
 Both trainers are scored on the same held-out sample (superpos.evaluate.heldout_loss).
 Times are wall-clock seconds of the whole training call; superpos's includes its own
@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 import torch
-from reference import STEPS, train_reference
 
 import superpos
+from benchmarks.reference import STEPS, train_reference
 from superpos.evaluate import heldout_loss
 from superpos.train import TRAIN_THREADS, importance_profile
 

@@ -13,7 +13,7 @@ import sys
 from superpos import metrics
 from superpos.config import MODEL_KINDS, Config, ConfigError
 from superpos.evaluate import rotated_loss
-from superpos.train import TrainResult, train, train_sweep
+from superpos.train import TrainingDiverged, TrainResult, train, train_sweep
 
 
 class UsageError(Exception):
@@ -162,5 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # validation outside Config (e.g. jl) names its flag itself
         print(f"superpos: error: {error}", file=sys.stderr)
         return 2
+    except TrainingDiverged as error:
+        print(f"superpos: error: {error}", file=sys.stderr)
+        return 1
     print(output)
     return 0

@@ -104,10 +104,19 @@ random; the dashed red line shows it only where every feature is stored and $n^2
         st.altair_chart(charts.sparsity_chart(summary), width="stretch")
 
     st.subheader("Rotate the hidden space")
+    # A float input shown without decimals: an int one raises on a link like ?neurons_rotation_seed=inf.
     seed = st.number_input(
-        "random rotation R (seed)", 0, 2**31 - 1, 0, step=1, key="neurons_rotation_seed", bind="query-params"
+        "random rotation R (seed)",
+        0.0,
+        float(2**31 - 1),
+        0.0,
+        step=1.0,
+        format="%.0f",
+        key="neurons_rotation_seed",
+        bind="query-params",
+        help="Each seed draws a different random orthogonal matrix R.",
     )
-    losses, scores = rotated(neuron_config, int(seed))
+    losses, scores = rotated(neuron_config, int(round(seed)))
     st.altair_chart(charts.rotation_chart(losses, scores))
     st.markdown(
         r"""

@@ -1,0 +1,33 @@
+"""Explorer for "Toy Models of Superposition" (Elhage et al. 2022): `streamlit run streamlit_app.py`.
+
+Thin on purpose: sidebar widgets -> a Config -> the open view, which calls the cached engine
+(views.engine) and the chart builders (superpos.charts). Only the open view does any work.
+"""
+
+import streamlit as st
+
+from views import controls, embedding, engine, jl, loss, neurons, phase, sweep
+
+st.set_page_config(page_title="Superposition explorer", page_icon="🧲", layout="wide")
+
+VIEWS = {
+    "Embedding": embedding.render,
+    "Training dynamics": embedding.render_dynamics,
+    "Sparsity sweep": sweep.render,
+    "Phase diagram": phase.render,
+    "Neurons & polysemanticity": neurons.render,
+    "Near-orthogonality (JL)": lambda config: jl.render(engine.trained_weights(config)),
+    "Loss": loss.render,
+}
+
+st.title("Toy models of superposition")
+st.caption(
+    "Train the small ReLU networks of Elhage et al. (2022) as you move the sliders, and watch them pack "
+    "more features than dimensions when the features are sparse."
+)
+config = controls.sidebar(list(VIEWS))
+# Bound to the URL (?view=...); with a key, each tab knows whether it is open.
+for tab, render in zip(st.tabs(list(VIEWS), key="view", bind="query-params"), VIEWS.values(), strict=True):
+    if tab.open:
+        with tab, engine.failures_shown():
+            render(config)

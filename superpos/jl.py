@@ -1,0 +1,656 @@
+"""Near-orthogonality in high dimensions: why superposition is possible at all.
+
+In d dimensions only d vectors can be exactly orthogonal, but exponentially many can be
+*almost* orthogonal (the Johnson-Lindenstrauss lemma). A model can therefore give many more
+features than dimensions a nearly private direction each, paying a little interference.
+
+Facts used here (t = cosine of two independent uniformly random unit vectors in R^d):
+- (t + 1) / 2 ~ Beta((d-1)/2, (d-1)/2): density c_d (1 - t^2)^((d-3)/2) with
+  c_d = Gamma(d/2) / (sqrt(pi) Gamma((d-1)/2)); E t = 0, Var t = 1/d.
+- Tail P(|t| >= eps) <= 2 exp(-d eps^2 / 2), so at least exp(d eps^2 / 4) unit vectors with
+  all pairwise |cos| < eps exist.
+- Welch bound: N unit vectors in R^d have max |cos| >= sqrt((N - d) / (d (N - 1))).
+- JL: N points embed in k >= 4 ln N / (eps^2/2 - eps^3/3) dimensions with every squared
+  distance kept within 1 +- eps (scikit-learn's johnson_lindenstrauss_min_dim).
+
+Everything is numpy, seeded and bounded: limits below keep any call within seconds and a
+fixed memory budget (no N x N matrix beyond BLOCK_ENTRIES numbers is ever held).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+# Hard limits of the command line and jl_summary, inclusive; eps is the open interval (0, 1).
+DIM_RANGE = (2, 10_000)
+COUNT_RANGE = (2, 1_000_000)
+EPS_RANGE = (0.0, 1.0)
+
+# Work is counted in multiply-add equivalents: a dot product in R^d costs d, plus a fixed
+# overhead per Gram-matrix entry for the element-wise steps around it. Budgets below are
+# about a second on one quiet CPU core.
+# The all-pairs cosine pass (masking, binning); above its budget a random sample is used.
+PAIR_OVERHEAD = 500
+ALL_PAIRS_BUDGET = 2e10
+# Packings: per candidate-vector pair (greedy) and per pair and gradient step (optimiser).
+GREEDY_OVERHEAD = 16
+RELAX_OVERHEAD = 64
+PACKING_BUDGET = 3e9
+# Largest block of a Gram matrix held at once, and largest packing (float64: 32 MB each).
+# A greedy batch of GREEDY_BATCH candidates meets at most MAX_PACKING_VECTORS kept ones, and
+# the optimiser's Gram matrix has at most BLOCK_ENTRIES entries, so both stay within it.
+BLOCK_ENTRIES = 2**22
+PACKING_MAX_ENTRIES = 2**22
+GREEDY_BATCH = 256
+MAX_PACKING_VECTORS = BLOCK_ENTRIES // GREEDY_BATCH
+
+HISTOGRAM_BINS = 60
+
+# Most equiangular lines in R^d and their common |cos| (Lemmens & Seidel 1973; Greaves et al.).
+EQUIANGULAR_LINES = {
+    2: 3, 3: 6, 4: 6, 5: 10, 6: 16, 7: 28, 8: 28, 9: 28, 10: 28,
+    11: 28, 12: 28, 13: 28, 14: 28, 15: 36, 16: 40, 17: 48,
+}  # fmt: skip
+EQUIANGULAR_COSINE = {2: 1 / 2, 3: 1 / math.sqrt(5)} | dict.fromkeys(range(4, 15), 1 / 3)
+EQUIANGULAR_COSINE |= dict.fromkeys(range(15, 18), 1 / 5)
+
+
+def validate_jl_arguments(dim, count, eps) -> None:
+    """Raise ValueError (one line, naming the command-line flag) unless all are in range.
+
+    dim: integer in DIM_RANGE; count: integer in COUNT_RANGE; eps: number in (0, 1).
+    """
+    _check_integer("--dim", dim, *DIM_RANGE)
+    _check_integer("--count", count, *COUNT_RANGE)
+    low, high = EPS_RANGE
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise ValueError(f"--eps={eps!r} must be a number in the open interval ({low:g}, {high:g})")
+    if not math.isfinite(eps) or not low < eps < high:
+        raise ValueError(f"--eps={eps!r} is out of range: allowed ({low:g}, {high:g}), exclusive")
+
+
+def _check_integer(flag: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{flag}={value!r} must be an integer in [{low}, {high}]")
+    if not math.isfinite(value) or not float(value).is_integer():
+        raise ValueError(f"{flag}={value!r} must be an integer in [{low}, {high}]")
+    if not low <= value <= high:
+        raise ValueError(f"{flag}={value!r} is out of range: allowed [{low}, {high}]")
+
+
+# --- Random unit vectors and their cosines ---------------------------------------------
+
+
+def random_unit_vectors(count: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """count x dim array of independent uniformly random unit vectors (normalised Gaussians)."""
+    vectors = rng.standard_normal((count, dim))
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def pairwise_cosines(vectors: np.ndarray) -> np.ndarray:
+    """Cosines of all pairs i < j of the rows of `vectors` (the Gram matrix's upper triangle)."""
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    rows, cols = np.triu_indices(len(unit), k=1)
+    return (unit @ unit.T)[rows, cols]
+
+
+@dataclass(frozen=True)
+class CosineStatistics:
+    """Pairwise cosine statistics of `count` random unit vectors in R^dim.
+
+    When all count (count - 1) / 2 pairs fit the work budget they are all used (exact);
+    otherwise mean, variance and histogram come from all pairs of a random `vectors_used`
+    of the vectors (any subset of i.i.d. vectors is itself i.i.d.), and max_abs is the
+    estimate expected_max_abs_cos(count, dim).
+    """
+
+    count: int
+    dim: int
+    mean: float
+    var: float
+    max_abs: float
+    vectors_used: int
+    pairs_used: int
+    exact: bool
+    hist_edges: np.ndarray
+    hist_density: np.ndarray
+
+    @property
+    def pairs_total(self) -> int:
+        return self.count * (self.count - 1) // 2
+
+    @property
+    def expected_var(self) -> float:
+        """Var t = 1/d for random unit vectors."""
+        return 1 / self.dim
+
+    def histogram(self) -> dict[str, np.ndarray]:
+        """Columns bin_start, bin_end, density."""
+        return {"bin_start": self.hist_edges[:-1], "bin_end": self.hist_edges[1:], "density": self.hist_density}
+
+
+def cosine_statistics(count: int, dim: int, seed: int = 0, work_budget: float = ALL_PAIRS_BUDGET) -> CosineStatistics:
+    """Mean, variance, max |cos| and histogram of the pairwise cosines of random unit vectors.
+
+    At most BLOCK_ENTRIES // dim vectors are drawn, and one blocked pass over their Gram
+    matrix holds at most BLOCK_ENTRIES cosines at a time.
+    The histogram spans +-min(1, 6/sqrt(d)) (six standard deviations, Var t = 1/d); its
+    density is normalised by all pairs used, so rare values outside add no area.
+    """
+    pairs_allowed = work_budget / (dim + PAIR_OVERHEAD)
+    vectors_allowed = min(int((1 + math.sqrt(1 + 8 * pairs_allowed)) / 2), BLOCK_ENTRIES // dim)
+    vectors_used = min(count, max(2, vectors_allowed))
+    exact = vectors_used == count
+    vectors = random_unit_vectors(vectors_used, dim, np.random.default_rng(seed))
+    half_width = min(1.0, 6 / math.sqrt(dim))
+    edges = np.linspace(-half_width, half_width, HISTOGRAM_BINS + 1)
+    hist_counts = np.zeros(HISTOGRAM_BINS)
+    total = total_squares = max_abs = 0.0
+    rows_per_block = max(1, BLOCK_ENTRIES // vectors_used)
+    for start in range(0, vectors_used, rows_per_block):
+        stop = min(start + rows_per_block, vectors_used)
+        block = vectors[start:stop] @ vectors[start:].T
+        upper = np.arange(start, vectors_used)[None, :] > np.arange(start, stop)[:, None]
+        cosines = block[upper]
+        total += cosines.sum()
+        total_squares += cosines @ cosines
+        max_abs = max(max_abs, float(np.abs(cosines).max(initial=0.0)))
+        hist_counts += np.histogram(cosines, edges)[0]
+    pairs_used = vectors_used * (vectors_used - 1) // 2
+    mean = total / pairs_used
+    return CosineStatistics(
+        count=count,
+        dim=dim,
+        mean=float(mean),
+        var=float(total_squares / pairs_used - mean**2),
+        max_abs=max_abs if exact else float(expected_max_abs_cos(count, dim)),
+        vectors_used=vectors_used,
+        pairs_used=pairs_used,
+        exact=exact,
+        hist_edges=edges,
+        hist_density=hist_counts / (pairs_used * np.diff(edges)),
+    )
+
+
+def cosine_density(t, dim: int) -> np.ndarray:
+    """Exact density of the cosine t of two random unit vectors in R^dim.
+
+    f(t) = c_d (1 - t^2)^((d-3)/2) on (-1, 1), c_d = Gamma(d/2) / (sqrt(pi) Gamma((d-1)/2)),
+    i.e. (t + 1)/2 ~ Beta((d-1)/2, (d-1)/2). Uniform for d = 3; infinite at +-1 for d = 2.
+    """
+    t = np.asarray(t, dtype=float)
+    log_norm = math.lgamma(dim / 2) - 0.5 * math.log(math.pi) - math.lgamma((dim - 1) / 2)
+    with np.errstate(divide="ignore"):
+        log_density = log_norm + (dim - 3) / 2 * np.log1p(-(t**2))
+    return np.where(np.abs(t) < 1, np.exp(log_density), 0.0)
+
+
+def cosine_density_curve(dim: int, half_width: float = 1.0, points: int = 401) -> dict[str, np.ndarray]:
+    """cosine_density on a grid of (-half_width, half_width), ends excluded: columns cos, density."""
+    grid = np.linspace(-half_width, half_width, points + 2)[1:-1]
+    return {"cos": grid, "density": cosine_density(grid, dim)}
+
+
+def density_histogram(values: np.ndarray, edges: np.ndarray) -> dict[str, np.ndarray]:
+    """Histogram normalised to unit area over `edges`: columns bin_start, bin_end, density."""
+    counts = np.histogram(values, edges)[0]
+    return {"bin_start": edges[:-1], "bin_end": edges[1:], "density": counts / max(counts.sum(), 1) / np.diff(edges)}
+
+
+def _angle_tail_table(dim: int, points: int = 20_001) -> tuple[np.ndarray, np.ndarray]:
+    """Angles theta in (0, pi/2] and log P(|t| >= cos theta), from the angle's density.
+
+    The angle between two random unit vectors has density proportional to sin^(d-2) theta,
+    so P(|t| >= cos theta) = int_0^theta sin^(d-2) / int_0^(pi/2) sin^(d-2). Integrating in
+    the angle (trapezoid rule, log-spaced near 0) avoids the t = +-1 singularity for d = 2
+    and resolves tails down to about 1e-300 (rows whose tail underflows to 0 are dropped).
+    """
+    theta = np.concatenate(
+        [np.geomspace(1e-12, 1e-3, points // 4, endpoint=False), np.linspace(1e-3, np.pi / 2, points - points // 4)]
+    )
+    integrand = np.sin(theta) ** (dim - 2)
+    first = theta[0] ** (dim - 1) / (dim - 1)  # int_0^theta0 of theta^(d-2)
+    cumulative = first + np.concatenate([[0.0], np.cumsum(np.diff(theta) * (integrand[1:] + integrand[:-1]) / 2)])
+    resolved = cumulative > 0
+    return theta[resolved], np.log(cumulative[resolved] / cumulative[-1])
+
+
+def cosine_tail(threshold, dim: int) -> np.ndarray:
+    """P(|t| >= threshold) for the cosine t of two random unit vectors in R^dim.
+
+    Exact values: d = 2 gives 2 arccos(x) / pi; d = 3 gives 1 - x (t is uniform).
+    """
+    theta, log_tail = _angle_tail_table(dim)
+    angle = np.arccos(np.clip(np.asarray(threshold, dtype=float), 0.0, 1.0))
+    return np.exp(np.interp(angle, theta, log_tail, left=-np.inf))
+
+
+def expected_max_abs_cos(count, dim: int) -> np.ndarray:
+    """Typical (median) max |cos| over all pairs of `count` random unit vectors in R^dim.
+
+    Treats the M = N (N - 1) / 2 pairwise cosines as independent (they are pairwise
+    independent): P(max < x) = (1 - P(|t| >= x))^M = 1/2 gives P(|t| >= x) = 1 - 2^(-1/M).
+    """
+    pairs = np.asarray(count, dtype=float) * (np.asarray(count, dtype=float) - 1) / 2
+    log_target = np.log(-np.expm1(-math.log(2) / pairs))
+    theta, log_tail = _angle_tail_table(dim)
+    return np.cos(np.interp(log_target, log_tail, theta))
+
+
+def welch_bound(count, dim):
+    """Least possible max |cos| of `count` unit vectors in R^dim: sqrt((N - d) / (d (N - 1))).
+
+    Zero when N <= d (an orthonormal set exists). Vectorised over count and dim.
+    """
+    count = np.asarray(count, dtype=float)
+    bound = np.sqrt(np.maximum(count - dim, 0) / (dim * (count - 1)))
+    return bound if bound.ndim else float(bound)
+
+
+def jl_min_dim(count, eps):
+    """Johnson-Lindenstrauss dimension k = 4 ln N / (eps^2/2 - eps^3/3), truncated to int.
+
+    As scikit-learn's johnson_lindenstrauss_min_dim: any N points then embed in R^k with
+    every squared distance within 1 +- eps. Vectorised over count and eps.
+    """
+    count, eps = np.asarray(count, dtype=float), np.asarray(eps, dtype=float)
+    dims = (4 * np.log(count) / (eps**2 / 2 - eps**3 / 3)).astype(np.int64)
+    return dims if dims.ndim else int(dims)
+
+
+def packing_lower_bound(dim, eps):
+    """exp(d eps^2 / 4): so many unit vectors with all |cos| < eps exist in R^d (at least)."""
+    return np.exp(np.asarray(dim, dtype=float) * eps**2 / 4)
+
+
+def equiangular_table(eps: float) -> dict[str, np.ndarray]:
+    """The most equiangular lines in R^d, d = 2..17: columns dim, lines, cosine, fits.
+
+    fits: the common |cos| is <= eps, so the set is itself a packing at this eps.
+    """
+    dims = np.array(sorted(EQUIANGULAR_LINES))
+    cosine = np.array([EQUIANGULAR_COSINE[d] for d in dims])
+    return {
+        "dim": dims,
+        "lines": np.array([EQUIANGULAR_LINES[d] for d in dims]),
+        "cosine": cosine,
+        "fits": cosine <= eps,
+    }
+
+
+# --- Packings: many vectors with all |cos| <= eps ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Packing:
+    """Unit vectors (rows) whose pairwise |cos| are all <= eps.
+
+    complete is False when the search stopped at its vector cap or work budget rather than
+    because no more vectors could be fitted: the count is then only what the budget allowed.
+    """
+
+    vectors: np.ndarray
+    complete: bool
+    work: float
+
+    @property
+    def count(self) -> int:
+        return len(self.vectors)
+
+
+def max_packing_vectors(dim: int) -> int:
+    """The vector cap of a packing in R^dim, from the memory budgets above."""
+    return max(2, min(MAX_PACKING_VECTORS, PACKING_MAX_ENTRIES // dim))
+
+
+def greedy_packing(
+    dim: int,
+    eps: float,
+    seed: int = 0,
+    max_vectors: int | None = None,
+    patience: int = 1000,
+    work_budget: float = PACKING_BUDGET,
+    batch: int = GREEDY_BATCH,
+) -> Packing:
+    """Random greedy packing: keep each random unit vector whose |cos| to all kept ones <= eps.
+
+    Candidates come in batches; the search is complete once `patience` candidates in a row
+    (counted at the end of a batch) were rejected, i.e. once a random direction fits with
+    probability below about 1/patience. It also stops at max_vectors or the work budget.
+    """
+    rng = np.random.default_rng(seed)
+    max_vectors = max_packing_vectors(dim) if max_vectors is None else max_vectors
+    kept = np.empty((0, dim))
+    rejections_in_a_row = 0
+    work = 0.0
+    while len(kept) < max_vectors and rejections_in_a_row < patience and work < work_budget:
+        candidates = random_unit_vectors(batch, dim, rng)
+        fits_kept = np.all(np.abs(candidates @ kept.T) <= eps, axis=1)
+        clashes = np.abs(candidates @ candidates.T) > eps
+        work += batch * (len(kept) + batch) * (dim + GREEDY_OVERHEAD)
+        accepted: list[int] = []
+        for i in np.flatnonzero(fits_kept):
+            if not clashes[i, accepted].any():
+                accepted.append(i)
+                if len(kept) + len(accepted) == max_vectors:
+                    break
+        rejections_in_a_row = batch - 1 - accepted[-1] if accepted else rejections_in_a_row + batch
+        kept = np.vstack([kept, candidates[accepted]])
+    return Packing(kept, complete=rejections_in_a_row >= patience, work=work)
+
+
+def _relax(
+    vectors: np.ndarray, eps: float, steps: int, learning_rate: float = 0.5, target_fraction: float = 0.97
+) -> tuple[np.ndarray | None, int]:
+    """Gradient descent on L = 1/2 sum_{i != j} max(|c_ij| - tau, 0)^2, tau = target_fraction eps.
+
+    Step: v_i <- v_i - lr sum_j sign(c_ij) max(|c_ij| - tau, 0) v_j, then renormalise rows.
+    Returns (the vectors, once all |c_ij| <= eps, else None) and the steps taken.
+    """
+    target = target_fraction * eps
+    for step in range(steps + 1):
+        cosines = vectors @ vectors.T
+        np.fill_diagonal(cosines, 0.0)
+        if np.abs(cosines).max() <= eps:
+            return vectors, step
+        if step == steps:
+            break
+        excess = np.sign(cosines) * np.maximum(np.abs(cosines) - target, 0.0)
+        vectors = vectors - learning_rate * (excess @ vectors)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return None, steps
+
+
+def optimised_packing(
+    dim: int,
+    eps: float,
+    seed: int = 0,
+    max_vectors: int | None = None,
+    work_budget: float = PACKING_BUDGET,
+    start: Packing | None = None,
+    steps: int = 200,
+    growth: float = 0.1,
+    pool: int = 32,
+) -> Packing:
+    """Grow a packing by gradient descent on the cosines above eps, from `start` or greedy.
+
+    The greedy start gets half the work budget. Each round adds max(1, growth * count) new
+    vectors, each the least clashing of `pool` random candidates, and relaxes the set
+    (_relax) for at most `steps` steps. On failure it retries with half as many new vectors;
+    it is complete when even one cannot be fitted.
+    A step costs count^2 (2 dim + RELAX_OVERHEAD), charged to the work budget; the set's Gram
+    matrix must fit BLOCK_ENTRIES, so the optimiser grows no set beyond sqrt(BLOCK_ENTRIES).
+    """
+    max_vectors = max_packing_vectors(dim) if max_vectors is None else max_vectors
+    if start is None:
+        start = greedy_packing(dim, eps, seed=seed, max_vectors=max_vectors, work_budget=work_budget / 2)
+    max_vectors = min(max_vectors, math.isqrt(BLOCK_ENTRIES))
+    rng = np.random.default_rng([seed, 1])  # a stream apart from the greedy start's
+    vectors = start.vectors
+    work = start.work
+    adding = max(1, int(growth * len(vectors)))
+    while len(vectors) < max_vectors and work < work_budget:
+        adding = min(adding, max_vectors - len(vectors))
+        candidates = random_unit_vectors(adding * pool, dim, rng)
+        clash = np.abs(candidates @ vectors.T).max(axis=1, initial=0.0)
+        trial = np.vstack([vectors, candidates[np.argsort(clash)[:adding]]])
+        relaxed, steps_taken = _relax(trial, eps, steps)
+        work += len(trial) ** 2 * (2 * dim + RELAX_OVERHEAD) * max(steps_taken, 1)
+        if relaxed is not None:
+            vectors = relaxed
+            adding = max(adding, int(growth * len(vectors)))
+        elif adding > 1:
+            adding //= 2
+        else:
+            return Packing(vectors, complete=True, work=work)
+    return Packing(vectors, complete=False, work=work)
+
+
+def packing_sweep(
+    dims, eps: float, seed: int = 0, max_vectors: int = 1000, work_budget: float = 1e9
+) -> dict[str, np.ndarray]:
+    """Greedy and optimised packing counts at one eps over increasing dimensions.
+
+    Stops after the first dimension whose greedy packing reaches max_vectors. The optimiser
+    shares work_budget across dimensions (smallest first); dimensions it no longer reaches
+    get NaN. Columns: dim, greedy, greedy_complete, optimised, optimised_complete, lower_bound.
+    """
+    rows = []
+    budget_left = work_budget
+    for dim in dims:
+        greedy = greedy_packing(dim, eps, seed=seed, max_vectors=max_vectors)
+        optimised = None
+        if budget_left > 0:
+            optimised = optimised_packing(
+                dim, eps, seed=seed, max_vectors=max_vectors, work_budget=greedy.work + budget_left, start=greedy
+            )
+            budget_left -= optimised.work - greedy.work
+        rows.append(
+            (
+                dim,
+                greedy.count,
+                greedy.complete,
+                np.nan if optimised is None else optimised.count,
+                optimised is not None and optimised.complete,
+            )
+        )
+        if greedy.count >= max_vectors:
+            break
+    dim, greedy, greedy_complete, optimised, optimised_complete = map(np.array, zip(*rows, strict=True))
+    return {
+        "dim": dim,
+        "greedy": greedy,
+        "greedy_complete": greedy_complete,
+        "optimised": optimised,
+        "optimised_complete": optimised_complete,
+        "lower_bound": packing_lower_bound(dim, eps),
+    }
+
+
+# --- Max |cos| against N -------------------------------------------------------------------
+
+
+def max_abs_cos_curves(
+    dims, measured_up_to: int = 1000, predicted_up_to: int = 10**6, points: int = 31, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Max |cos| of N random unit vectors against N (log grid from 2 to predicted_up_to).
+
+    measured: max |cos| among the first N of measured_up_to random unit vectors (one draw
+    per dimension, so the sets are nested and each curve is non-decreasing); NaN beyond.
+    expected: expected_max_abs_cos(N, d). Columns: dim, count, measured, expected, welch_bound.
+    """
+    rng = np.random.default_rng(seed)
+    counts = np.unique(np.geomspace(2, predicted_up_to, points).astype(int))
+    measured_counts = counts[counts <= measured_up_to]
+    columns: dict[str, list] = {"dim": [], "count": [], "measured": [], "expected": []}
+    for dim in dims:
+        vectors = random_unit_vectors(measured_up_to, dim, rng)
+        # Row j of the strict lower triangle holds the |cos| of vector j with vectors i < j.
+        max_with_earlier = np.abs(np.tril(vectors @ vectors.T, k=-1)).max(axis=1)
+        measured = np.full(len(counts), np.nan)
+        measured[: len(measured_counts)] = np.maximum.accumulate(max_with_earlier)[measured_counts - 1]
+        columns["dim"].append(np.full(len(counts), dim))
+        columns["count"].append(counts)
+        columns["measured"].append(measured)
+        columns["expected"].append(expected_max_abs_cos(counts, dim))
+    table = {name: np.concatenate(parts) for name, parts in columns.items()}
+    table["welch_bound"] = welch_bound(table["count"], table["dim"])
+    return table
+
+
+# --- Random projection ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Squared-distance ratios of point pairs under a random projection R^source -> R^target."""
+
+    count: int
+    eps: float
+    source_dim: int
+    target_dim: int
+    points_used: int
+    ratios: np.ndarray
+
+    @property
+    def fraction_within(self) -> float:
+        """Fraction of pairs whose squared distance changed by less than a factor 1 +- eps."""
+        return float(np.mean(np.abs(self.ratios - 1) < self.eps))
+
+    def histogram(self, bins: int = 50) -> dict[str, np.ndarray]:
+        """density_histogram of the ratios over a range that shows both them and 1 +- eps."""
+        low = min(float(self.ratios.min()), 1 - self.eps)
+        high = max(float(self.ratios.max()), 1 + self.eps)
+        return density_histogram(self.ratios, np.linspace(low, high, bins + 1))
+
+
+def random_projection(
+    count: int, eps: float, source_dim: int = 5_000, max_points: int = 100, seed: int = 0
+) -> Projection:
+    """Project Gaussian points from R^source_dim to R^k, k = jl_min_dim(count, eps).
+
+    The map is P with i.i.d. N(0, 1/k) entries; the ratios are ||P(x_i - x_j)||^2 /
+    ||x_i - x_j||^2 over all pairs of min(count, max_points) points (each pair's ratio has
+    the same law, (1/k) chi^2_k, whatever the points). Since P is rotation invariant,
+    with X^T = Q R (QR decomposition), P X^T = (P Q) R where P Q is again a k x n matrix with
+    N(0, 1/k) entries: so projecting costs k n^2, not k n D.
+    """
+    rng = np.random.default_rng(seed)
+    target_dim = jl_min_dim(count, eps)
+    points_used = min(count, max_points)
+    points = rng.standard_normal((points_used, source_dim))
+    coordinates = np.linalg.qr(points.T, mode="r")
+    projected = rng.standard_normal((target_dim, coordinates.shape[0])) @ coordinates
+    projected /= math.sqrt(target_dim)
+    ratio = _squared_distances(projected) / _squared_distances(coordinates)
+    return Projection(
+        count=count, eps=eps, source_dim=source_dim, target_dim=target_dim, points_used=points_used, ratios=ratio
+    )
+
+
+def _squared_distances(columns: np.ndarray) -> np.ndarray:
+    """||a_i - a_j||^2 for all column pairs i < j."""
+    gram = columns.T @ columns
+    rows, cols = np.triu_indices(len(gram), k=1)
+    norms = np.diag(gram)
+    return norms[rows] + norms[cols] - 2 * gram[rows, cols]
+
+
+def jl_min_dim_curves(counts, eps_values) -> dict[str, np.ndarray]:
+    """jl_min_dim over a grid: columns count, eps, min_dim (one row per pair)."""
+    count_grid, eps_grid = np.meshgrid(np.asarray(counts), np.asarray(eps_values))
+    return {
+        "count": count_grid.ravel(),
+        "eps": eps_grid.ravel(),
+        "min_dim": jl_min_dim(count_grid.ravel(), eps_grid.ravel()),
+    }
+
+
+# --- Back to the model ---------------------------------------------------------------------
+
+
+def represented_features(weights: np.ndarray, min_norm_fraction: float = 0.1) -> np.ndarray:
+    """Mask of the columns of W (m hidden x n features) with norm > min_norm_fraction * max."""
+    norms = np.linalg.norm(weights, axis=0)
+    return norms > min_norm_fraction * norms.max(initial=0.0)
+
+
+def column_cosines(weights: np.ndarray, min_norm_fraction: float = 0.1) -> np.ndarray:
+    """Cosines between all pairs of represented feature directions (columns) of W.
+
+    Near-zero columns (dropped features, see represented_features) are skipped.
+    """
+    return pairwise_cosines(weights[:, represented_features(weights, min_norm_fraction)].T)
+
+
+@dataclass(frozen=True)
+class TrainedVersusRandom:
+    """A trained W's feature-direction cosines beside random unit vectors of its shape."""
+
+    dim: int
+    features_used: int
+    edges: np.ndarray
+    trained_density: np.ndarray
+    random_density: np.ndarray
+    trained_max_abs: float
+    random_max_abs: np.ndarray
+    welch_bound: float
+
+
+def compare_with_random(
+    weights: np.ndarray, repeats: int = 200, seed: int = 0, bins: int = 40
+) -> TrainedVersusRandom | None:
+    """Cosines and max |cos| of W's represented columns against `repeats` random sets.
+
+    Each random set has as many unit vectors as W has represented features, in as many
+    dimensions as W has rows. None when fewer than two features are represented.
+    """
+    cosines = column_cosines(weights)
+    dim, features_used = weights.shape[0], int(represented_features(weights).sum())
+    if features_used < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    repeats = max(2, min(repeats, BLOCK_ENTRIES // features_used**2))
+    random_sets = rng.standard_normal((repeats, features_used, dim))
+    random_sets /= np.linalg.norm(random_sets, axis=2, keepdims=True)
+    rows, cols = np.triu_indices(features_used, k=1)
+    random_cosines = (random_sets @ random_sets.transpose(0, 2, 1))[:, rows, cols]
+    edges = np.linspace(-1.0, 1.0, bins + 1)
+    return TrainedVersusRandom(
+        dim=dim,
+        features_used=features_used,
+        edges=edges,
+        trained_density=density_histogram(cosines, edges)["density"],
+        random_density=density_histogram(random_cosines, edges)["density"],
+        trained_max_abs=float(np.abs(cosines).max()),
+        random_max_abs=np.abs(random_cosines).max(axis=1),
+        welch_bound=welch_bound(features_used, dim),
+    )
+
+
+# --- Command line summary ------------------------------------------------------------------
+
+
+def jl_summary(dim, count, eps, seed: int = 0) -> dict:
+    """Cosine statistics of `count` random unit vectors in R^dim, JL dimension and a packing.
+
+    Keys: dim, count, eps, cos_mean, cos_var, max_abs_cos, welch_bound, jl_min_dim
+    (for `count` points at distortion eps), packing_count (unit vectors found in R^dim with
+    all |cos| <= eps, optimised_packing), and: exact (all pairs used), pairs_sampled,
+    pairs_total, packing_complete (False: the search stopped at its budget) and a note.
+    Plain JSON-serialisable values. Raises ValueError as validate_jl_arguments.
+    """
+    validate_jl_arguments(dim, count, eps)
+    dim, count, eps = int(dim), int(count), float(eps)
+    stats = cosine_statistics(count, dim, seed=seed)
+    packing = optimised_packing(dim, eps, seed=seed)
+    if stats.exact:
+        note = f"statistics over all {stats.pairs_total} pairs"
+    else:
+        note = (
+            f"cos_mean and cos_var estimated from all {stats.pairs_used} pairs of a random "
+            f"{stats.vectors_used} of the {count} vectors; max_abs_cos is the median maximum "
+            "predicted by the exact cosine distribution"
+        )
+    if not packing.complete:
+        note += "; the packing search stopped at its size or work budget (more vectors may fit)"
+    return {
+        "dim": dim,
+        "count": count,
+        "eps": eps,
+        "cos_mean": stats.mean,
+        "cos_var": stats.var,
+        "max_abs_cos": stats.max_abs,
+        "welch_bound": welch_bound(count, dim),
+        "jl_min_dim": jl_min_dim(count, eps),
+        "packing_count": packing.count,
+        "exact": stats.exact,
+        "pairs_sampled": stats.pairs_used,
+        "pairs_total": stats.pairs_total,
+        "packing_complete": packing.complete,
+        "note": note,
+    }

@@ -1,0 +1,180 @@
+"""The app in a real browser: `streamlit run` on loopback, driven by Playwright in Chromium.
+
+Also writes docs/screenshots/<view>.png, one per view, which the README shows.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+from tests import browser
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = browser.REPO_ROOT / "docs" / "screenshots"
+VIEWS = (
+    "Embedding",
+    "Training dynamics",
+    "Sparsity sweep",
+    "Phase diagram",
+    "Neurons & polysemanticity",
+    "Near-orthogonality (JL)",
+    "Loss",
+)
+TALLEST_SCREENSHOT = 4200  # px; taller views are cut there
+SUMMARY = "features represented"  # in the Embedding view's caption, which names n, m and ||W||_F^2
+
+
+def query(page) -> dict[str, str]:
+    return {name: values[-1] for name, values in parse_qs(urlsplit(page.url).query).items()}
+
+
+def screenshot_name(view: str) -> str:
+    """'Neurons & polysemanticity' -> 'neurons-polysemanticity'."""
+    return re.sub(r"[^a-z0-9]+", "-", view.lower()).strip("-")
+
+
+def assert_clean(page) -> None:
+    assert browser.problems_shown(page) == []
+
+
+def summary_text(page) -> str:
+    return page.locator(browser.OPEN_TAB_PANEL).get_by_text(SUMMARY).inner_text()
+
+
+def checked_model(page) -> str:
+    """The model radio's checked option (its label starts with the model's name)."""
+    return (
+        page.locator('[data-testid="stRadio"] label').filter(has=page.locator("input:checked")).inner_text().split()[0]
+    )
+
+
+def open_view(page, view: str) -> None:
+    browser.rerun(page, lambda: page.get_by_role("tab", name=view, exact=True).click())
+    browser.wait_for_charts(page)
+
+
+def save_full_screenshot(page, view: str) -> None:
+    """The whole view: the app scrolls inside its main block, not the document, so the viewport
+    grows to the block's height for the picture (and the charts redraw at that size first)."""
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size(
+        {**browser.VIEWPORT, "height": max(browser.VIEWPORT["height"], min(height, TALLEST_SCREENSHOT))}
+    )
+    browser.charts_drawn_since(page, browser.now(page))
+    page.screenshot(path=SCREENSHOTS / f"{screenshot_name(view)}.png")
+    page.set_viewport_size(browser.VIEWPORT)
+
+
+def test_default_page_draws_its_charts_without_errors(app_server, new_page):
+    page = new_page()
+    browser.open_app(page, app_server.url)
+    assert_clean(page)
+    assert page.locator(browser.WARNING).count() == 0
+    assert page.locator(browser.DRAWN_CHART).count() >= 2  # the embedding and the sidebar's importance bars
+    assert summary_text(page).startswith("5 of 5 features represented")
+    assert page.get_by_role("tab", name="Embedding", exact=True).get_attribute("aria-selected") == "true"
+    # XSRF protection is on: the server hands the page its token cookie.
+    assert any(cookie["name"] == "_streamlit_xsrf" for cookie in page.context.cookies())
+
+
+def test_a_slider_moved_with_the_keyboard_retrains_and_lands_in_the_url(app_server, new_page):
+    page = new_page()
+    browser.open_app(page, app_server.url)
+    before = summary_text(page)
+    sparsity = page.get_by_role("slider", name="sparsity")
+    browser.rerun(page, lambda: sparsity.press("ArrowRight"))
+    browser.wait_for_charts(page)
+    assert_clean(page)
+    assert sparsity.get_attribute("aria-valuetext") == "0.91"
+    assert query(page) == {"sparsity": "0.91"}
+    assert summary_text(page) != before  # a new model, so a new ||W||_F^2 (and training time)
+
+
+def test_every_view_draws_its_charts_and_is_screenshotted(app_server, new_page):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = new_page()
+    browser.open_app(page, app_server.url)
+    tabs = page.get_by_role("tab").all_inner_texts()
+    assert tabs == list(VIEWS)
+    for view in VIEWS:
+        if view != VIEWS[0]:  # the first view is open already
+            open_view(page, view)
+            assert query(page).get("view") == view
+        assert_clean(page)
+        panel = page.locator(browser.OPEN_TAB_PANEL)
+        assert panel.locator(browser.DRAWN_CHART).count() >= 1, view
+        save_full_screenshot(page, view)
+    assert {path.stem for path in SCREENSHOTS.glob("*.png")} >= {screenshot_name(view) for view in VIEWS}
+
+
+def test_a_copied_link_restores_the_settings_in_a_new_page(app_server, new_page):
+    page = new_page()
+    browser.open_app(page, app_server.url)
+    n_features = page.get_by_label("n features", exact=True)
+    n_features.fill("6")
+    browser.rerun(page, lambda: n_features.press("Enter"))
+    sparsity = page.get_by_role("slider", name="sparsity")
+    for _ in range(2):
+        browser.rerun(page, lambda: sparsity.press("ArrowRight"))
+    browser.rerun(page, lambda: page.locator('[data-testid="stRadio"] label').filter(has_text="neuron").click())
+    open_view(page, "Loss")
+    assert_clean(page)
+    link = page.url
+    assert query(page) == {"n_features": "6", "sparsity": "0.92", "model": "neuron", "view": "Loss"}
+    heldout = page.get_by_test_id("stMetricValue").first.inner_text()
+
+    restored = new_page()
+    browser.open_app(restored, link)
+    assert_clean(restored)
+    assert restored.get_by_label("n features", exact=True).input_value() == "6"
+    assert restored.get_by_label("m hidden dimensions", exact=True).input_value() == "2"
+    assert restored.get_by_role("slider", name="sparsity").get_attribute("aria-valuetext") == "0.92"
+    assert checked_model(restored) == "neuron"
+    assert restored.get_by_role("tab", name="Loss", exact=True).get_attribute("aria-selected") == "true"
+    assert restored.get_by_test_id("stMetricValue").first.inner_text() == heldout  # the same model
+    assert restored.url == link
+
+
+BAD_LINK = {"n_features": "abc", "sparsity": "1", "model": "<b>x</b>", "utm_source": "<img src=x onerror=alert(1)>"}
+
+
+def used_values(warning: str) -> dict[str, str]:
+    """Per parameter named in the link warning, the value it says the app uses instead."""
+    return dict(re.findall(r"^(\w+) = .*: using (\S+)$", warning, flags=re.MULTILINE))
+
+
+def control_values(page) -> dict[str, str]:
+    """What the sidebar shows for the controls the bad link touches."""
+    return {
+        "n_features": page.get_by_label("n features", exact=True).input_value(),
+        "sparsity": page.get_by_role("slider", name="sparsity").get_attribute("aria-valuetext"),
+        "model": checked_model(page),
+    }
+
+
+def test_a_bad_link_warns_once_injects_no_markup_and_leaves_a_faithful_url(app_server, new_page):
+    page = new_page()
+    browser.open_app(page, f"{app_server.url}/?{urlencode(BAD_LINK)}")
+    assert_clean(page)
+    warnings = page.locator(browser.WARNING)
+    assert warnings.count() == 1
+    message = warnings.inner_text()
+    assert "utm_source" not in message  # not the app's parameter: left alone
+    # Nothing from the link became an element.
+    assert page.evaluate("[...document.querySelectorAll('b')].filter(b => b.textContent === 'x').length") == 0
+    assert page.locator("img[src='x']").count() == 0
+    # Each bad parameter is named, with the value the widget really holds.
+    shown = control_values(page)
+    assert used_values(message) == shown
+    assert not {"n_features", "sparsity", "model"} & set(query(page))  # the bad values left the URL
+
+    # The URL now is a link to exactly what is shown, with nothing left to warn about.
+    again = new_page()
+    browser.open_app(again, page.url)
+    assert_clean(again)
+    assert again.locator(browser.WARNING).count() == 0
+    assert control_values(again) == shown

@@ -1,0 +1,176 @@
+"""Any link gives a working page: hypothesis draws query strings over the app's parameters and
+some it does not know, with values that are text, numbers, NaN, infinities, huge or negative
+numbers, markup and very long strings, and the app runs on each in Streamlit's AppTest.
+
+The trainings here run at most TRAINING_STEPS steps: what is fuzzed is the handling of links, and
+the cost of a training at the limits is measured in benchmarks/. The caches that hold those short
+trainings are cleared afterwards, so no other test sees them.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import streamlit
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from streamlit.testing.v1 import AppTest
+
+from superpos.config import INTEGER_FIELDS, LIMITS, MODEL_KINDS, Config
+from views import controls, engine
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+VIEWS = (
+    "Embedding",
+    "Training dynamics",
+    "Sparsity sweep",
+    "Phase diagram",
+    "Neurons & polysemanticity",
+    "Near-orthogonality (JL)",
+    "Loss",
+)
+VIEW_SETTINGS = ("jl_dim", "jl_count", "jl_eps", "neurons_sparsest", "neurons_points", "neurons_rotation_seed")
+UNKNOWN_KEYS = ("utm_source", "N_FEATURES", "n_features_", "sparsity[]", "<b>key</b>", "snapshot_of_400", "k" * 300)
+LINK_WARNING = "Some settings in the link could not be used"
+TRAINING_STEPS = 60
+
+NASTY_VALUES = (
+    "",
+    " ",
+    "nan",
+    "NaN",
+    "-nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e309",
+    "-1e309",
+    "1e308",
+    "1e-320",
+    "-1",
+    "-0",
+    "0",
+    "1",
+    "2.5",
+    "0.9",
+    "0.95",
+    "0.999",
+    "9" * 400,
+    "0x10",
+    "1_000",
+    " 7 ",
+    "5\x00",
+    "<b>x</b>",
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "**bold** _it_",
+    "$x^2$",
+    "[link](javascript:alert(1))",
+    "x" * 5000,
+    "🧲" * 50,
+    "relu",
+    "neuron",
+    "RELU",
+    " linear",
+)
+values = st.one_of(
+    st.sampled_from(NASTY_VALUES),
+    st.text(max_size=40),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+)
+keys = st.sampled_from(controls.CONTROL_FIELDS + ("view",) + VIEW_SETTINGS + UNKNOWN_KEYS)
+links = st.dictionaries(keys, st.one_of(values, st.sampled_from(VIEWS)), max_size=7)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def short_trainings():
+    """The app's trainings capped at TRAINING_STEPS steps; the caches emptied afterwards."""
+    train, train_sweep = engine.train, engine.train_sweep
+
+    def capped(config: Config) -> Config:
+        return config.replace(steps=min(config.steps, TRAINING_STEPS))
+
+    try:
+        with (
+            mock.patch.object(engine, "train", lambda config, *args: train(capped(config), *args)),
+            mock.patch.object(engine, "train_sweep", lambda config, *args: train_sweep(capped(config), *args)),
+        ):
+            yield
+    finally:
+        streamlit.cache_data.clear()
+
+
+def clearly_not_a_value(name: str, text: str) -> bool:
+    """A link value no control could take, whatever the rest of the link says."""
+    if name == "model":
+        return text not in MODEL_KINDS
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:
+        return True
+
+
+def clearly_a_value(name: str, text: str) -> bool:
+    """A link value the control takes as it is (n_hidden and steps also depend on other settings)."""
+    if name == "model":
+        return text in MODEL_KINDS
+    if name in INTEGER_FIELDS and name not in ("n_hidden", "steps"):
+        low, high = LIMITS[name]
+        return text.isdigit() and text == str(int(text)) and low <= int(text) <= high
+    return False
+
+
+def texts_shown(app: AppTest) -> list[str]:
+    return [
+        element.value for kind in ("markdown", "caption", "warning", "error", "info") for element in getattr(app, kind)
+    ]
+
+
+def check_page(app: AppTest, link: dict[str, str]) -> None:
+    assert not app.exception, [element.value for element in app.exception]
+    assert all("diverged" in element.value for element in app.error), [element.value for element in app.error]
+
+    link_warnings = [element.value for element in app.warning if element.value.startswith(LINK_WARNING)]
+    assert len(link_warnings) <= 1
+    warning = link_warnings[0] if link_warnings else ""
+    for name, text in link.items():
+        if name in controls.CONTROL_FIELDS and clearly_not_a_value(name, text):
+            assert f"`{name}`" in warning, (name, text)
+        if name in controls.CONTROL_FIELDS and clearly_a_value(name, text):
+            assert f"`{name}`" not in warning, (name, text)
+        if name == "view" and text not in VIEWS:
+            assert "`view`" in warning, text
+        if name in UNKNOWN_KEYS:
+            assert f"`{name}`" not in warning, name
+
+    # What the sidebar shows is a valid training setting.
+    Config(
+        n_features=round(app.number_input(key="n_features").value),
+        n_hidden=round(app.number_input(key="n_hidden").value),
+        sparsity=app.select_slider(key="sparsity").value,
+        importance_decay=app.slider(key="importance_decay").value,
+        model=app.radio(key="model").value,
+        steps=round(app.number_input(key="steps").value),
+        lr=app.number_input(key="lr").value,
+        batch_size=round(app.number_input(key="batch_size").value),
+        seed=round(app.number_input(key="seed").value),
+    )
+
+    # No markup from the link reaches the page as it was written.
+    shown = "\n".join(texts_shown(app))
+    for text in link.values():
+        if "<" in text:
+            assert text not in shown, text
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(link=links)
+def test_any_link_gives_a_page_without_exceptions(link):
+    app = AppTest.from_file(APP, default_timeout=60)
+    for name, text in link.items():
+        app.query_params[name] = text
+    check_page(app.run(), link)
