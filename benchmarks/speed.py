@@ -81,9 +81,20 @@ def time_only(name, config: superpos.Config, sparsities, reference_steps, rows):
     rows.append(row)
 
 
-def print_table(rows) -> None:
-    columns = ["config", "reference s", "superpos s", "ratio", "reference loss", "superpos loss", "worst instance"]
-    columns += ["ref threads", "extrapolated"]
+def scaling(rows) -> None:
+    """How superpos's time grows: one knob at a time from n = 20, m = 5, 10 instances, S = 0.9."""
+    base = superpos.Config(n_features=20, n_hidden=5, sparsity=0.9)
+    variants = [("base n=20 m=5 batch=256 x10", base, 10)]
+    variants += [(f"n={n}", base.replace(n_features=n), 10) for n in (80, 320)]
+    variants += [(f"m={m}", base.replace(n_hidden=m), 10) for m in (10, 20)]
+    variants += [(f"batch={b}", base.replace(batch_size=b), 10) for b in (1024, 4096)]
+    variants += [(f"instances={k}", base, k) for k in (1, 40)]
+    for name, config, instances in variants:
+        result = superpos.train_sweep(config, [config.sparsity] * instances)
+        rows.append({"change": name, "seconds": result.seconds})
+
+
+def print_table(rows, columns) -> None:
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
     for row in rows:
@@ -114,7 +125,13 @@ def main() -> None:
         time_only("geometry 200/20 x 20", geometry, 1.0 - GEOMETRY_PROBABILITY, 200, rows)
         large = superpos.Config(n_features=1000, n_hidden=100, sparsity=0.99, importance_decay=1.0)
         time_only("1000/100 x 1", large, [large.sparsity], 0, rows)
-    print_table(rows)
+    columns = ["config", "reference s", "superpos s", "ratio", "reference loss", "superpos loss", "worst instance"]
+    print_table(rows, columns + ["ref threads", "extrapolated"])
+    if not arguments.quick:
+        growth: list[dict] = []
+        scaling(growth)
+        print("\nHow superpos's time grows (one knob changed at a time):\n")
+        print_table(growth, ["change", "seconds"])
     print(f"\nbenchmark wall time {time.perf_counter() - started:.0f} s")
 
 

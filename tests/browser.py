@@ -34,9 +34,18 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1400, "height": 900}
+# The app's views, in the order of its tabs; the first is open by default.
+VIEWS = (
+    "Embedding",
+    "Training dynamics",
+    "Sparsity sweep",
+    "Phase diagram",
+    "Neurons & polysemanticity",
+    "Near-orthogonality (JL)",
+    "Loss",
+)
 HOST = "127.0.0.1"
 
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 CHART = '[data-testid="stVegaLiteChart"]'
 DRAWN_CHART = f"{CHART} svg"
 EXCEPTION = '[data-testid="stException"]'
@@ -65,8 +74,8 @@ new MutationObserver((mutations) => {
                       attributeFilter: ["data-test-script-state", "d", "transform"]});
 """
 
-# True once the app has run and then stayed idle for `quiet` ms. On a link with settings the app
-# reruns itself after its first run, and the two runs can be separated by an idle moment.
+# True once the app has run and then stayed idle for `quiet` ms. Loading a page can bring more than
+# one run with an idle moment between them (an app that reruns itself), so one idle state is not enough.
 SETTLED = """quiet => {
   const app = document.querySelector('[data-testid="stApp"]');
   const last = window.__runLog[window.__runLog.length - 1];
@@ -179,9 +188,9 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
 
 
-def new_page(browser, viewport: dict | None = None):
+def new_page(chromium, viewport: dict | None = None):
     """A page in its own browser context, so its own Streamlit session, logging its runs."""
-    context = browser.new_context(viewport=viewport or VIEWPORT)
+    context = chromium.new_context(viewport=viewport or VIEWPORT)
     context.add_init_script(RUN_LOG_SCRIPT)
     return context.new_page()
 
@@ -227,12 +236,15 @@ def rerun(page, action: Callable[[], None], timeout_ms: float = 60_000) -> float
 
 
 def charts_drawn_since(page, mark: float, quiet_ms: float = 300) -> float:
-    """Seconds from `mark` (page clock, ms) until the charts stopped changing, once they have
-    been still for `quiet_ms`."""
+    """Seconds from `mark` (page clock, ms) until the charts last changed (0 if they did not),
+    once `quiet_ms` have passed both since `mark` and since that change."""
     page.wait_for_function(
-        "quiet => performance.now() - window.__chartDrawnAt >= quiet", arg=quiet_ms, polling=50, timeout=60_000
+        "([mark, quiet]) => performance.now() - Math.max(window.__chartDrawnAt, mark) >= quiet",
+        arg=[mark, quiet_ms],
+        polling=50,
+        timeout=60_000,
     )
-    return (page.evaluate("window.__chartDrawnAt") - mark) / 1000
+    return max(0.0, page.evaluate("window.__chartDrawnAt") - mark) / 1000
 
 
 def problems_shown(page) -> list[str]:

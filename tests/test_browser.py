@@ -15,15 +15,6 @@ from tests import browser
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = browser.REPO_ROOT / "docs" / "screenshots"
-VIEWS = (
-    "Embedding",
-    "Training dynamics",
-    "Sparsity sweep",
-    "Phase diagram",
-    "Neurons & polysemanticity",
-    "Near-orthogonality (JL)",
-    "Loss",
-)
 TALLEST_SCREENSHOT = 4200  # px; taller views are cut there
 SUMMARY = "features represented"  # in the Embedding view's caption, which names n, m and ||W||_F^2
 
@@ -99,16 +90,16 @@ def test_every_view_draws_its_charts_and_is_screenshotted(app_server, new_page):
     page = new_page()
     browser.open_app(page, app_server.url)
     tabs = page.get_by_role("tab").all_inner_texts()
-    assert tabs == list(VIEWS)
-    for view in VIEWS:
-        if view != VIEWS[0]:  # the first view is open already
+    assert tabs == list(browser.VIEWS)
+    for view in browser.VIEWS:
+        if view != browser.VIEWS[0]:  # the first view is open already
             open_view(page, view)
             assert query(page).get("view") == view
         assert_clean(page)
         panel = page.locator(browser.OPEN_TAB_PANEL)
         assert panel.locator(browser.DRAWN_CHART).count() >= 1, view
         save_full_screenshot(page, view)
-    assert {path.stem for path in SCREENSHOTS.glob("*.png")} >= {screenshot_name(view) for view in VIEWS}
+    assert {path.stem for path in SCREENSHOTS.glob("*.png")} >= {screenshot_name(view) for view in browser.VIEWS}
 
 
 def test_a_copied_link_restores_the_settings_in_a_new_page(app_server, new_page):
@@ -178,3 +169,28 @@ def test_a_bad_link_warns_once_injects_no_markup_and_leaves_a_faithful_url(app_s
     assert_clean(again)
     assert again.locator(browser.WARNING).count() == 0
     assert control_values(again) == shown
+
+
+# Per chart of the open view: how many px its drawing sticks out of its column (or the main block).
+CHART_OVERFLOW = """selector => [...document.querySelectorAll(selector)]
+  .map(chart => {
+    const place = chart.closest('[data-testid="stColumn"]') || chart.closest('[data-testid="stMainBlockContainer"]');
+    return Math.round(chart.querySelector("svg").getBoundingClientRect().right - place.getBoundingClientRect().right);
+  })"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app defect at a 1400 px wide window: the Neurons view's 'Polysemanticity vs sparsity' charts "
+    "(views/neurons.py) and the JL view's section 4 charts (views/jl.py) are wider than the page and are cut off",
+)
+def test_no_chart_is_wider_than_its_place(app_server, new_page):
+    page = new_page()
+    browser.open_app(page, app_server.url)
+    overflows = {}
+    for view in browser.VIEWS:
+        if view != browser.VIEWS[0]:
+            open_view(page, view)
+        sticking_out = page.evaluate(CHART_OVERFLOW, f"{browser.OPEN_TAB_PANEL} {browser.CHART}")
+        overflows[view] = [pixels for pixels in sticking_out if pixels > 1]
+    assert overflows == {view: [] for view in browser.VIEWS}

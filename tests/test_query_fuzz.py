@@ -2,9 +2,9 @@
 some it does not know, with values that are text, numbers, NaN, infinities, huge or negative
 numbers, markup and very long strings, and the app runs on each in Streamlit's AppTest.
 
-The trainings here run at most TRAINING_STEPS steps: what is fuzzed is the handling of links, and
-the cost of a training at the limits is measured in benchmarks/. The caches that hold those short
-trainings are cleared afterwards, so no other test sees them.
+The trainings here run at most TRAINING_STEPS steps, so that a link that happens to ask for a long
+training does not blow the time budget: what is fuzzed is the handling of links, not the trainer.
+The caches that hold those short trainings are cleared afterwards, so no other test sees them.
 """
 
 from __future__ import annotations
@@ -20,18 +20,10 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from superpos.config import INTEGER_FIELDS, LIMITS, MODEL_KINDS, Config
+from tests import browser
 from views import controls, engine
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-VIEWS = (
-    "Embedding",
-    "Training dynamics",
-    "Sparsity sweep",
-    "Phase diagram",
-    "Neurons & polysemanticity",
-    "Near-orthogonality (JL)",
-    "Loss",
-)
 VIEW_SETTINGS = ("jl_dim", "jl_count", "jl_eps", "neurons_sparsest", "neurons_points", "neurons_rotation_seed")
 UNKNOWN_KEYS = ("utm_source", "N_FEATURES", "n_features_", "sparsity[]", "<b>key</b>", "snapshot_of_400", "k" * 300)
 LINK_WARNING = "Some settings in the link could not be used"
@@ -83,7 +75,7 @@ values = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
 )
 keys = st.sampled_from(controls.CONTROL_FIELDS + ("view",) + VIEW_SETTINGS + UNKNOWN_KEYS)
-links = st.dictionaries(keys, st.one_of(values, st.sampled_from(VIEWS)), max_size=7)
+links = st.dictionaries(keys, st.one_of(values, st.sampled_from(browser.VIEWS)), max_size=7)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -120,7 +112,7 @@ def clearly_a_value(name: str, text: str) -> bool:
         return text in MODEL_KINDS
     if name in INTEGER_FIELDS and name not in ("n_hidden", "steps"):
         low, high = LIMITS[name]
-        return text.isdigit() and text == str(int(text)) and low <= int(text) <= high
+        return text.isascii() and text.isdigit() and text == str(int(text)) and low <= int(text) <= high
     return False
 
 
@@ -142,7 +134,7 @@ def check_page(app: AppTest, link: dict[str, str]) -> None:
             assert f"`{name}`" in warning, (name, text)
         if name in controls.CONTROL_FIELDS and clearly_a_value(name, text):
             assert f"`{name}`" not in warning, (name, text)
-        if name == "view" and text not in VIEWS:
+        if name == "view" and text not in browser.VIEWS:
             assert "`view`" in warning, text
         if name in UNKNOWN_KEYS:
             assert f"`{name}`" not in warning, name
@@ -174,3 +166,25 @@ def test_any_link_gives_a_page_without_exceptions(link):
     for name, text in link.items():
         app.query_params[name] = text
     check_page(app.run(), link)
+
+
+BAD_VIEW_SETTINGS = [
+    ("Near-orthogonality (JL)", "jl_dim", "abc"),
+    ("Near-orthogonality (JL)", "jl_eps", "nan"),
+    ("Neurons & polysemanticity", "neurons_points", "inf"),
+]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app defect: a view's own URL settings (views/jl.py, views/neurons.py) fall back to their "
+    "defaults without a warning; only the sidebar's parameters are named",
+)
+@pytest.mark.parametrize(("view", "name", "text"), BAD_VIEW_SETTINGS, ids=[name for _, name, _ in BAD_VIEW_SETTINGS])
+def test_a_bad_view_setting_is_named_in_a_warning(view, name, text):
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.query_params["view"] = view
+    app.query_params[name] = text
+    app.run()
+    assert not app.exception
+    assert any(name in element.value for element in app.warning)
