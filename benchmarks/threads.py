@@ -11,7 +11,8 @@ throughput of the whole arrangement. The engine's setting is superpos.train.TRAI
 Workloads: the app's default model (what the Embedding, Training dynamics and Loss views train),
 the default Sparsity sweep (10 instances in one batch), and a larger model, n = 100, m = 20.
 
-Run from anywhere: python benchmarks/threads.py [--repeats 4]
+Run from anywhere: python benchmarks/threads.py [--repeats 4]   (about 8 minutes on 2 CPUs, most
+of it in the 2-thread runs of 4 processes, which ask for twice as many threads as there are CPUs)
 """
 
 from __future__ import annotations

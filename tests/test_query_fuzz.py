@@ -175,11 +175,6 @@ BAD_VIEW_SETTINGS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app defect: a view's own URL settings (views/jl.py, views/neurons.py) fall back to their "
-    "defaults without a warning; only the sidebar's parameters are named",
-)
 @pytest.mark.parametrize(("view", "name", "text"), BAD_VIEW_SETTINGS, ids=[name for _, name, _ in BAD_VIEW_SETTINGS])
 def test_a_bad_view_setting_is_named_in_a_warning(view, name, text):
     app = AppTest.from_file(APP, default_timeout=60)

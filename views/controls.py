@@ -191,6 +191,34 @@ def whole_number_input(label: str, name: str, high: int | None = None, step: int
     return int(round(value))
 
 
+def link_value_usable(text: str, allowed) -> bool:
+    """Whether a view widget can take the URL text: a number in [low, high] for a (low, high)
+    pair, or one of the values of a sequence of choices."""
+    try:
+        number = float(text)
+    except ValueError:
+        return False
+    if isinstance(allowed, tuple) and len(allowed) == 2:
+        return math.isfinite(number) and allowed[0] <= number <= allowed[1]
+    return number in allowed
+
+
+def view_link_warning(allowed: Mapping[str, object]) -> None:
+    """One warning naming each of a view's own URL parameters that its widget cannot use.
+
+    `allowed` maps a widget key to (low, high) or to its sequence of choices. Call it before the
+    widgets: a bound widget drops a value it cannot use from the URL (and falls back to its default).
+    """
+    notes = [
+        f"`{name}` = `{shown(st.query_params[name])}` cannot be used: using the default"
+        for name, rule in allowed.items()
+        if name in st.query_params and not link_value_usable(st.query_params[name], rule)
+    ]
+    if notes:
+        lines = "\n".join(f"- {note}" for note in notes)
+        st.warning(f"Some settings of this view in the link could not be used:\n\n{lines}", icon="⚠️")
+
+
 def sidebar(view_names: Sequence[str]) -> Config:
     """Draw the controls and return the Config they describe (always valid)."""
     if LINK_CHECKED not in st.session_state:  # the session's first run: the page was opened from a link

@@ -13,6 +13,7 @@ from superpos import metrics, neurons
 from superpos.charts import neurons as charts
 from superpos.config import Config
 from views import engine
+from views.controls import view_link_warning
 
 SPARSEST_CHOICES = (0.9, 0.95, 0.99, 0.995, 0.999)
 
@@ -83,6 +84,9 @@ neuron above 0.5. Sort the table by any column.
     )
 
     st.subheader("Polysemanticity vs sparsity")
+    view_link_warning(
+        {"neurons_sparsest": SPARSEST_CHOICES, "neurons_points": (3, 12), "neurons_rotation_seed": (0, 2**31 - 1)}
+    )
     left, right = st.columns(2)
     sparsest = left.select_slider(
         "sparsest S in the sweep", SPARSEST_CHOICES, value=0.99, key="neurons_sparsest", bind="query-params"
