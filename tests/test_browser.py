@@ -179,11 +179,6 @@ CHART_OVERFLOW = """selector => [...document.querySelectorAll(selector)]
   })"""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app defect at a 1400 px wide window: the Neurons view's 'Polysemanticity vs sparsity' charts "
-    "(views/neurons.py) and the JL view's section 4 charts (views/jl.py) are wider than the page and are cut off",
-)
 def test_no_chart_is_wider_than_its_place(app_server, new_page):
     page = new_page()
     browser.open_app(page, app_server.url)

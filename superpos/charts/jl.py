@@ -15,6 +15,8 @@ import pandas as pd
 from superpos.jl import CosineStatistics, Projection, TrainedVersusRandom
 
 WIDTH = 420
+# Side-by-side panels are narrower, so that two fit a wide page's main column.
+PANEL_WIDTH = 300
 HEIGHT = 260
 CURVE_NAMES = {"measured": "measured", "expected": "expected (exact law)", "welch_bound": "Welch lower bound"}
 PACKING_METHODS = {
@@ -244,7 +246,7 @@ def projection_chart(projection: Projection, min_dim_curves: Mapping[str, np.nda
     bars = _histogram_bars(_frame(projection.histogram()), "squared distance after / before", "#4c78a8", "measured")
     within = projection.fraction_within
     histogram = (shade + bars).properties(
-        width=WIDTH,
+        width=PANEL_WIDTH,
         height=HEIGHT,
         title=f"R^{projection.source_dim:,} → R^{projection.target_dim:,}: {within:.1%} of pairs within 1 ± {eps:g}",
     )
@@ -277,7 +279,7 @@ def projection_chart(projection: Projection, min_dim_curves: Mapping[str, np.nda
             ],
         )
     )
-    k_chart = (lines + point).properties(width=WIDTH, height=HEIGHT, title="k = 4 ln N / (ε²/2 − ε³/3)")
+    k_chart = (lines + point).properties(width=PANEL_WIDTH, height=HEIGHT, title="k = 4 ln N / (ε²/2 − ε³/3)")
     return _compact_legends(alt.hconcat(histogram, k_chart))
 
 

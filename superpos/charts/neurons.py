@@ -141,7 +141,8 @@ def sparsity_chart(summary: pd.DataFrame) -> alt.HConcatChart:
             tooltip=[*tooltip, "measure:N", alt.Tooltip("fraction:Q", format=".2f")],
         )
     )
-    return alt.hconcat(mean_score, fractions)
+    # Narrow panels: the two legends must fit beside them in a wide page's main column.
+    return alt.hconcat(mean_score.properties(width=240), fractions.properties(width=240))
 
 
 def rotation_chart(losses: pd.DataFrame, scores: pd.DataFrame) -> alt.HConcatChart:
