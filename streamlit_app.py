@@ -6,19 +6,20 @@ Thin on purpose: sidebar widgets -> a Config -> the open view, which calls the c
 
 import streamlit as st
 
-from views import controls, embedding, engine, jl, loss, neurons, phase, sweep
+from views import VIEW_NAMES, controls, embedding, engine, jl, loss, neurons, phase, sweep
 
 st.set_page_config(page_title="Superposition explorer", page_icon="🧲", layout="wide")
 
-VIEWS = {
-    "Embedding": embedding.render,
-    "Training dynamics": embedding.render_dynamics,
-    "Sparsity sweep": sweep.render,
-    "Phase diagram": phase.render,
-    "Neurons & polysemanticity": neurons.render,
-    "Near-orthogonality (JL)": lambda config: jl.render(engine.trained_weights(config)),
-    "Loss": loss.render,
-}
+RENDERERS = (
+    embedding.render,
+    embedding.render_dynamics,
+    sweep.render,
+    phase.render,
+    neurons.render,
+    lambda config: jl.render(engine.trained_weights(config)),
+    loss.render,
+)
+VIEWS = dict(zip(VIEW_NAMES, RENDERERS, strict=True))
 
 st.title("Toy models of superposition")
 st.caption(

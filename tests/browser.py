@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from views import VIEW_NAMES
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -35,15 +37,7 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1400, "height": 900}
 # The app's views, in the order of its tabs; the first is open by default.
-VIEWS = (
-    "Embedding",
-    "Training dynamics",
-    "Sparsity sweep",
-    "Phase diagram",
-    "Neurons & polysemanticity",
-    "Near-orthogonality (JL)",
-    "Loss",
-)
+VIEWS = VIEW_NAMES
 HOST = "127.0.0.1"
 
 CHART = '[data-testid="stVegaLiteChart"]'

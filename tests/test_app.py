@@ -17,18 +17,10 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from superpos.config import INTEGER_FIELDS, Config
-from views import controls
+from views import VIEW_NAMES, controls
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-VIEWS = (
-    "Embedding",
-    "Training dynamics",
-    "Sparsity sweep",
-    "Phase diagram",
-    "Neurons & polysemanticity",
-    "Near-orthogonality (JL)",
-    "Loss",
-)
+VIEWS = VIEW_NAMES
 FAST = {"steps": "60"}
 DEFAULTS = Config()
 
