@@ -109,19 +109,22 @@ def check_own_result(session: Session) -> None:
     assert math.isclose(heldout, own, rel_tol=HELDOUT_TOLERANCE), (settings, heldout, own)
 
 
-def concurrent_sessions(chromium, server: browser.Server, count: int, rounds: int) -> list[Session]:
+def concurrent_sessions(chromium, server: browser.Server, count: int, rounds: int) -> tuple[list[Session], float]:
+    """The sessions, checked, and how many CPUs the server kept busy on average during the rounds."""
     sessions = [Session(browser.new_page(chromium), own_settings(index)) for index in range(count)]
     for session in sessions:
         session.page.goto(session.link(server.url))  # all load at once
     for session in sessions:
         browser.wait_until_settled(session.page, timeout_ms=120_000)
+    cpu_before, wall_before = server.cpu_seconds(), time.perf_counter()
     for round_number in range(rounds):
         marks = [change_control(session, round_number) for session in sessions]
         for session, mark in zip(sessions, marks, strict=True):
             wait_for_run(session, mark)
+    busy = (server.cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before)
     for session in sessions:
         check_own_result(session)
-    return sessions
+    return sessions, busy
 
 
 def distinct_link(base_url: str, index: int) -> str:
@@ -165,7 +168,7 @@ def main() -> None:
         chromium = browser.launch_chromium(playwright)
         print(f"server started, RSS {server.resident_kib() / 1024:.1f} MiB")
 
-        sessions = concurrent_sessions(chromium, server, arguments.sessions, arguments.rounds)
+        sessions, busy = concurrent_sessions(chromium, server, arguments.sessions, arguments.rounds)
         times = [seconds for session in sessions for seconds in session.script_seconds]
         print(
             f"\n{len(sessions)} concurrent sessions x {arguments.rounds} control changes: every session showed its "
@@ -182,7 +185,10 @@ def main() -> None:
                 f"S = {formatted(session.settings['sparsity'])}: {runs}"
             )
             session.page.context.close()
-        print(f"server RSS after the concurrent sessions: {server.resident_kib() / 1024:.1f} MiB")
+        print(
+            f"server CPU use during the changes: {busy:.2f} CPUs on average (the browsers' pages share the same "
+            f"{os.cpu_count()} CPUs); server RSS after: {server.resident_kib() / 1024:.1f} MiB"
+        )
 
         print(f"\n{arguments.configs} distinct configurations, one new session each:")
         readings = memory_over_configs(chromium, server, arguments.configs)

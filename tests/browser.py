@@ -124,6 +124,11 @@ class Server:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS line: not on Linux?")
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used so far (user + system), in seconds."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 def healthy(url: str) -> bool:
     try:
