@@ -116,6 +116,9 @@ def main() -> None:
     print(f"torch {torch.__version__}, superpos threads {TRAIN_THREADS}, defaults {superpos.Config()}")
     rows: list[dict] = []
     started = time.perf_counter()
+    # Warm-up: a process's first training pays one-time costs (kernel set-up, allocator growth);
+    # the reference gets its own warm-up from fastest_reference_threads.
+    superpos.train(superpos.Config())
     if arguments.quick:
         compare("intro 5/2", 5, 2, INTRO_PROBABILITY, 0.9, [0], 2000, rows)
     else:
