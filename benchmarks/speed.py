@@ -104,7 +104,7 @@ def print_table(rows, columns) -> None:
             if isinstance(value, bool):
                 value = "yes" if value else "no"
             elif isinstance(value, float):
-                value = f"{value:.4f}" if "loss" in column else f"{value:.2f}"
+                value = f"{value:.5f}" if "loss" in column else f"{value:.2f}"
             cells.append(str(value))
         print("| " + " | ".join(cells) + " |")
 

@@ -21,8 +21,7 @@ MODEL_LABELS = {
     "neuron": "Neuron  h = ReLU(Wx), x' = ReLU(Wᵀh + b)",
 }
 
-# Hard limits, inclusive. The work limit caps steps x batch x instances x features, the
-# number of feature values one training touches: 4e9 is about 10 s on one CPU thread.
+# Hard limits, inclusive.
 LIMITS = {
     "n_features": (1, 1000),
     "n_hidden": (1, 200),
@@ -34,7 +33,15 @@ LIMITS = {
     "seed": (0, 2**31 - 1),
     "restarts": (1, 16),
 }
-MAX_WORK = 4_000_000_000
+# The work limit caps an estimate of one training's cost (check_work): per step, every run draws
+# batch x n feature values, and each value costs element-wise work (sampling, masks, the loss)
+# worth about VALUE_COST hidden dimensions of the matrix products, plus m of them. Measured by
+# benchmarks/speed.py: about 0.1 ns per unit on one CPU thread, so MAX_WORK is about 10 s.
+VALUE_COST = 100
+MAX_WORK = 100_000_000_000
+# Restarts train side by side for this fraction of the steps, then only the best run of each
+# model goes on (superpos.train), so they cost far less than `restarts` full trainings.
+PRUNE_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -107,15 +114,33 @@ def validate(config: Config) -> None:
         )
     if config.model not in MODEL_KINDS:
         raise ConfigError("model", f"{config.model!r} is not one of {', '.join(MODEL_KINDS)}")
-    check_work(config.steps, config.batch_size, config.restarts, config.n_features)
+    check_work(config.steps, config.batch_size, 1, config.restarts, config.n_features, config.n_hidden)
 
 
-def check_work(steps: int, batch_size: int, instances: int, n_features: int) -> None:
-    """Raise ConfigError (on steps) if steps x batch x instances x features exceeds MAX_WORK."""
-    work = steps * batch_size * instances * n_features
+def runs_per_step(instances: int, restarts: int) -> float:
+    """Runs trained per step, on average: instances x (1 + (restarts - 1) x PRUNE_FRACTION)."""
+    return instances * (1.0 + (restarts - 1) * PRUNE_FRACTION)
+
+
+def training_work(steps: int, batch_size: int, instances: int, restarts: int, n_features: int, n_hidden: int) -> float:
+    """Estimated cost: steps x batch x runs per step x n x (m + VALUE_COST), see MAX_WORK."""
+    return steps * batch_size * runs_per_step(instances, restarts) * n_features * (n_hidden + VALUE_COST)
+
+
+def max_steps(batch_size: int, instances: int, restarts: int, n_features: int, n_hidden: int) -> int:
+    """The most steps the work limit allows for these settings (at most LIMITS' maximum)."""
+    per_step = training_work(1, batch_size, instances, restarts, n_features, n_hidden)
+    return min(LIMITS["steps"][1], int(MAX_WORK // per_step))
+
+
+def check_work(steps: int, batch_size: int, instances: int, restarts: int, n_features: int, n_hidden: int) -> None:
+    """Raise ConfigError (on steps) if training_work exceeds MAX_WORK, saying how many steps fit."""
+    work = training_work(steps, batch_size, instances, restarts, n_features, n_hidden)
     if work > MAX_WORK:
+        most = max_steps(batch_size, instances, restarts, n_features, n_hidden)
+        models = f"{instances} models" if instances > 1 else "one model"
         raise ConfigError(
             "steps",
-            f"steps x batch_size x instances x n_features = {work:.3g} exceeds the work limit "
-            f"{MAX_WORK:.0e}; lower steps, batch_size, restarts or the number of instances",
+            f"{steps} steps of batch {batch_size} for {models} with n = {n_features}, m = {n_hidden} is over the "
+            f"work limit (about 10 s of training); at most {most} steps fit: lower steps, batch_size or n",
         )

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from superpos.config import Config, check_work
+from superpos.config import PRUNE_FRACTION, Config, check_work
 from superpos.data import NonzeroSampler, keep_where_positive, zero_input_probability
 from superpos.evaluate import heldout_loss
 from superpos.models import hidden, weighted_squared_error
@@ -37,7 +37,6 @@ WARMUP_FRACTION = 0.05
 # budget of feature values. The restarts' losses differ by far more than its noise.
 SELECTION_SAMPLES = 2048
 SELECTION_VALUES = 4_000_000
-PRUNE_FRACTION = 0.1
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -213,7 +212,7 @@ def train_instances(
     probability = np.asarray(probability, dtype=np.float64)
     importance = np.asarray(importance, dtype=np.float64)
     instances, n_features = probability.shape
-    check_work(steps, batch_size, instances * (1 + (restarts - 1) * PRUNE_FRACTION), n_features)
+    check_work(steps, batch_size, instances, restarts, n_features, n_hidden)
     with torch_threads(TRAIN_THREADS), torch.no_grad():
         generator = torch.Generator().manual_seed(seed)
         std = math.sqrt(2.0 / (n_hidden + n_features))

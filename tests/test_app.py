@@ -184,9 +184,22 @@ def test_a_link_over_the_work_limit_gets_the_most_steps_allowed():
     # The phase diagram does not train the sidebar's model, which at the limit takes seconds.
     app = run_app(n_features="1000", batch_size="8192", steps="5000", view="Phase diagram")
     assert_clean(app)
-    cap = controls.max_steps(8192, 1000)
+    cap = controls.max_steps(8192, 1000, DEFAULTS.n_hidden)
     assert app.number_input(key="steps").value == min(DEFAULTS.steps, cap) < 5000
     assert "`steps`" in app.warning[0].value
+
+
+def test_the_steps_limit_in_a_link_counts_the_hidden_dimensions():
+    link = {"n_features": "1000", "batch_size": "8192", "steps": "60", "view": "Phase diagram"}
+    narrow = run_app(n_hidden="2", **link)
+    assert_clean(narrow)
+    assert narrow.number_input(key="steps").value == 60 and not narrow.warning
+    wide = run_app(n_hidden="200", **link)
+    assert_clean(wide)
+    cap = controls.max_steps(8192, 1000, 200)
+    assert wide.number_input(key="steps").value == min(DEFAULTS.steps, cap) < 60
+    assert "`steps`" in wide.warning[0].value and f"at most {cap}" in wide.warning[0].value
+    assert f"at most {cap:,} steps" in " ".join(caption.value for caption in wide.sidebar.caption)
 
 
 def test_a_diverged_training_shows_an_error_and_the_app_stays_usable(monkeypatch):

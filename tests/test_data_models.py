@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from superpos.config import Config, ConfigError
+from superpos.config import LIMITS, MAX_WORK, Config, ConfigError, max_steps, training_work
 from superpos.data import NonzeroSampler, sample_features, zero_input_probability
 from superpos.models import forward
 from superpos.train import ExpectedLoss
@@ -107,3 +107,25 @@ def test_config_rejects_bad_values_naming_the_field(changes, field):
         Config(**changes)
     assert caught.value.field == field
     assert field in str(caught.value)
+
+
+def test_the_work_limit_counts_the_hidden_dimensions():
+    # Same steps, batch and n: a narrow model fits the limit, a wide one costs more and does not.
+    settings = {"steps": 60, "batch_size": 8192, "n_features": 1000}
+    Config(n_hidden=2, **settings)
+    with pytest.raises(ConfigError) as caught:
+        Config(n_hidden=200, **settings)
+    assert caught.value.field == "steps"
+    assert "at most 27 steps" in str(caught.value)
+
+
+@pytest.mark.parametrize("batch_size", [16, 256, 8192])
+@pytest.mark.parametrize(("n_features", "n_hidden"), [(5, 2), (200, 20), (1000, 1), (1000, 200)])
+def test_max_steps_is_the_largest_count_the_limit_accepts(batch_size, n_features, n_hidden):
+    restarts = Config.restarts
+    most = max_steps(batch_size, 1, restarts, n_features, n_hidden)
+    assert training_work(most, batch_size, 1, restarts, n_features, n_hidden) <= MAX_WORK
+    Config(n_features=n_features, n_hidden=n_hidden, batch_size=batch_size, steps=most)
+    if most < LIMITS["steps"][1]:
+        with pytest.raises(ConfigError):
+            Config(n_features=n_features, n_hidden=n_hidden, batch_size=batch_size, steps=most + 1)

@@ -164,6 +164,19 @@ def test_view_at_defaults():
     assert not app.exception
 
 
+def test_a_fraction_in_a_link_is_named_and_its_whole_part_used():
+    app = run_view({}, {"neurons_points": "3.5", "neurons_rotation_seed": "2.5"})
+    assert not app.exception and len(app.warning) == 1
+    assert "`neurons_points` = `3.5` is not a whole number: using 3" in app.warning[0].value
+    assert "`neurons_rotation_seed` = `2.5` is not a whole number: using 2" in app.warning[0].value
+    assert app.slider(key="neurons_points").value == 3
+    assert app.query_params["neurons_rotation_seed"] == "2"  # the link now shows the value used
+    whole = run_view({}, {"neurons_points": "3", "neurons_rotation_seed": "2"})
+    assert not whole.warning
+    rotation = [chart_data(page, 3)[1] for page in (app, whole)]
+    assert not rotation[0].empty and rotation[0].equals(rotation[1])
+
+
 @pytest.mark.parametrize(
     "config",
     [

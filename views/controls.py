@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
 from superpos.charts.geometry import importance_bars
-from superpos.config import INTEGER_FIELDS, LIMITS, MAX_WORK, MODEL_KINDS, MODEL_LABELS, Config
+from superpos import config
+from superpos.config import INTEGER_FIELDS, LIMITS, MODEL_KINDS, MODEL_LABELS, Config
 from superpos.train import importance_profile
 
 DEFAULTS = Config()
@@ -63,9 +65,9 @@ def nearest_sparsity(sparsity: float) -> float:
     return SPARSITY_OPTIONS[int(np.abs(np.log(probabilities) - np.log(1.0 - sparsity)).argmin())]
 
 
-def max_steps(batch_size: int, n_features: int) -> int:
-    """Most steps the work limit allows: steps x batch_size x restarts x n_features <= MAX_WORK."""
-    return min(LIMITS["steps"][1], MAX_WORK // (int(batch_size) * DEFAULTS.restarts * int(n_features)))
+def max_steps(batch_size: int, n_features: int, n_hidden: int) -> int:
+    """Most steps the work limit (superpos.config.check_work) allows for the sidebar's model."""
+    return config.max_steps(int(batch_size), 1, DEFAULTS.restarts, int(n_features), int(n_hidden))
 
 
 def parse(name: str, text: str) -> tuple[object, str | None]:
@@ -118,11 +120,11 @@ def sanitise(raw: Mapping[str, str]) -> tuple[dict, dict[str, str]]:
         values["n_hidden"] = min(DEFAULTS.n_hidden, values["n_features"])
         if "n_hidden" in raw:
             problems.setdefault("n_hidden", f"is more than n_features = {values['n_features']}")
-    cap = max_steps(values["batch_size"], values["n_features"])
+    cap = max_steps(values["batch_size"], values["n_features"], values["n_hidden"])
     if values["steps"] > cap:
         values["steps"] = min(DEFAULTS.steps, cap)
         if "steps" in raw:
-            problems.setdefault("steps", f"is over the work limit at this n_features and batch_size: at most {cap}")
+            problems.setdefault("steps", f"is over the work limit at this n, m and batch_size: at most {cap}")
     return values, problems
 
 
@@ -164,7 +166,11 @@ def keep_within_limits() -> None:
     state = st.session_state
     if state.get("n_hidden", 0) > state.get("n_features", DEFAULTS.n_features):
         state["n_hidden"] = state["n_features"]
-    cap = max_steps(state.get("batch_size", DEFAULTS.batch_size), state.get("n_features", DEFAULTS.n_features))
+    cap = max_steps(
+        state.get("batch_size", DEFAULTS.batch_size),
+        state.get("n_features", DEFAULTS.n_features),
+        state.get("n_hidden", DEFAULTS.n_hidden),
+    )
     if state.get("steps", 0) > cap:
         state["steps"] = cap
 
@@ -191,29 +197,48 @@ def whole_number_input(label: str, name: str, high: int | None = None, step: int
     return int(round(value))
 
 
-def link_value_usable(text: str, allowed) -> bool:
-    """Whether a view widget can take the URL text: a number in [low, high] for a (low, high)
-    pair, or one of the values of a sequence of choices."""
+@dataclass(frozen=True)
+class NumberRange:
+    """The values a view's numeric widget takes: low <= x <= high, whole numbers only if `whole`."""
+
+    low: float
+    high: float
+    whole: bool = False
+
+
+def view_link_problem(text: str, allowed: NumberRange | Sequence[float]) -> tuple[str | None, float | None]:
+    """What is wrong with a view setting's URL text for its widget (None if nothing), and the
+    whole number used instead of a fraction: its whole part, as an int slider takes it (3.5 -> 3)."""
     try:
         number = float(text)
     except ValueError:
-        return False
-    if isinstance(allowed, tuple) and len(allowed) == 2:
-        return math.isfinite(number) and allowed[0] <= number <= allowed[1]
-    return number in allowed
+        return "cannot be used: using the default", None
+    if not isinstance(allowed, NumberRange):
+        return (None, None) if number in allowed else ("is not one of the choices: using the default", None)
+    if not (math.isfinite(number) and allowed.low <= number <= allowed.high):
+        return f"is outside [{allowed.low:g}, {allowed.high:g}]: using the default", None
+    if allowed.whole and not number.is_integer():
+        return f"is not a whole number: using {math.floor(number)}", math.floor(number)
+    return None, None
 
 
-def view_link_warning(allowed: Mapping[str, object]) -> None:
-    """One warning naming each of a view's own URL parameters that its widget cannot use.
+def view_link_warning(allowed: Mapping[str, NumberRange | Sequence[float]]) -> None:
+    """One warning naming each of a view's own URL parameters that its widget cannot use as given.
 
-    `allowed` maps a widget key to (low, high) or to its sequence of choices. Call it before the
-    widgets: a bound widget drops a value it cannot use from the URL (and falls back to its default).
+    `allowed` maps a widget key to its NumberRange or its sequence of choices. Call it before the
+    widgets: a bound widget drops a value it cannot use from the URL (and falls back to its
+    default); a whole-number widget uses a fraction's whole part, which replaces it in the URL.
     """
-    notes = [
-        f"`{name}` = `{shown(st.query_params[name])}` cannot be used: using the default"
-        for name, rule in allowed.items()
-        if name in st.query_params and not link_value_usable(st.query_params[name], rule)
-    ]
+    notes = []
+    for name, rule in allowed.items():
+        if name not in st.query_params:
+            continue
+        text = st.query_params[name]
+        problem, whole = view_link_problem(text, rule)
+        if problem is not None:
+            notes.append(f"`{name}` = `{shown(text)}` {problem}")
+        if whole is not None:  # so that the link shows the value used
+            st.query_params[name] = str(whole)
     if notes:
         lines = "\n".join(f"- {note}" for note in notes)
         st.warning(f"Some settings of this view in the link could not be used:\n\n{lines}", icon="⚠️")
@@ -264,14 +289,13 @@ def sidebar(view_names: Sequence[str]) -> Config:
             batch_size = whole_number_input(
                 "batch size", "batch_size", step=256, help="Fresh synthetic inputs drawn per step."
             )
-            cap = max_steps(batch_size, n_features)
+            cap = max_steps(batch_size, n_features, n_hidden)
             steps = whole_number_input(
                 "steps", "steps", high=cap, step=100, help="Optimiser steps (Adam, warm-up then cosine decay)."
             )
             if cap < LIMITS["steps"][1]:
                 st.caption(
-                    f"Work limit: steps × batch × {DEFAULTS.restarts} restarts × n ≤ {MAX_WORK:.0e} allows at most "
-                    f"{cap:,} steps here."
+                    f"Work limit (about 10 s of training per model): at most {cap:,} steps at this n, m and batch size."
                 )
             lr = st.number_input(
                 "learning rate",

@@ -11,7 +11,7 @@ import streamlit as st
 
 from superpos import jl
 from superpos.charts import jl as jl_charts
-from views.controls import view_link_warning
+from views.controls import NumberRange, view_link_warning
 
 DIM_OPTIONS = (2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
 COUNT_OPTIONS = (10, 30, 100, 300, 1000, 3000, 10_000, 100_000, 1_000_000)
@@ -85,7 +85,7 @@ def trained_versus_random(weights: np.ndarray) -> tuple[jl.TrainedVersusRandom, 
 
 def controls() -> tuple[int, int, float]:
     """The view's own dimension d, number of vectors N and tolerance eps (kept in the URL)."""
-    view_link_warning({"jl_dim": DIM_OPTIONS, "jl_count": COUNT_OPTIONS, "jl_eps": (0.05, 0.95)})
+    view_link_warning({"jl_dim": DIM_OPTIONS, "jl_count": COUNT_OPTIONS, "jl_eps": NumberRange(0.05, 0.95)})
     left, middle, right = st.columns(3)
     dim = left.select_slider(
         "dimension d",

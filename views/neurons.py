@@ -13,7 +13,7 @@ from superpos import metrics, neurons
 from superpos.charts import neurons as charts
 from superpos.config import Config
 from views import engine
-from views.controls import view_link_warning
+from views.controls import NumberRange, view_link_warning
 
 SPARSEST_CHOICES = (0.9, 0.95, 0.99, 0.995, 0.999)
 
@@ -85,7 +85,11 @@ neuron above 0.5. Sort the table by any column.
 
     st.subheader("Polysemanticity vs sparsity")
     view_link_warning(
-        {"neurons_sparsest": SPARSEST_CHOICES, "neurons_points": (3, 12), "neurons_rotation_seed": (0, 2**31 - 1)}
+        {
+            "neurons_sparsest": SPARSEST_CHOICES,
+            "neurons_points": NumberRange(3, 12, whole=True),
+            "neurons_rotation_seed": NumberRange(0, 2**31 - 1, whole=True),
+        }
     )
     left, right = st.columns(2)
     sparsest = left.select_slider(
@@ -120,7 +124,7 @@ random; the dashed red line shows it only where every feature is stored and $n^2
         bind="query-params",
         help="Each seed draws a different random orthogonal matrix R.",
     )
-    losses, scores = rotated(neuron_config, int(round(seed)))
+    losses, scores = rotated(neuron_config, int(seed))  # a link's 2.5 means 2, see view_link_warning
     st.altair_chart(charts.rotation_chart(losses, scores))
     st.markdown(
         r"""
