@@ -17,6 +17,10 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = browser.REPO_ROOT / "docs" / "screenshots"
 TALLEST_SCREENSHOT = 4200  # px; taller views are cut there
 SUMMARY = "features represented"  # in the Embedding view's caption, which names n, m and ||W||_F^2
+# Wall-clock training times (views.engine.timing_area): hidden in the screenshots, which would
+# otherwise differ on every run.
+TIMES = '[class*="st-key-training_time"]'
+VIEWS_WITH_TIMES = ("Embedding", "Sparsity sweep", "Loss")
 
 
 def query(page) -> dict[str, str]:
@@ -56,7 +60,7 @@ def save_full_screenshot(page, view: str) -> None:
         {**browser.VIEWPORT, "height": max(browser.VIEWPORT["height"], min(height, TALLEST_SCREENSHOT))}
     )
     browser.charts_drawn_since(page, browser.now(page))
-    page.screenshot(path=SCREENSHOTS / f"{screenshot_name(view)}.png")
+    page.screenshot(path=SCREENSHOTS / f"{screenshot_name(view)}.png", style=f"{TIMES} {{ opacity: 0 !important; }}")
     page.set_viewport_size(browser.VIEWPORT)
 
 
@@ -82,7 +86,7 @@ def test_a_slider_moved_with_the_keyboard_retrains_and_lands_in_the_url(app_serv
     assert_clean(page)
     assert sparsity.get_attribute("aria-valuetext") == "0.91"
     assert query(page) == {"sparsity": "0.91"}
-    assert summary_text(page) != before  # a new model, so a new ||W||_F^2 (and training time)
+    assert summary_text(page) != before  # a new model, so a new ||W||_F^2
 
 
 def test_every_view_draws_its_charts_and_is_screenshotted(app_server, new_page):
@@ -98,6 +102,10 @@ def test_every_view_draws_its_charts_and_is_screenshotted(app_server, new_page):
         assert_clean(page)
         panel = page.locator(browser.OPEN_TAB_PANEL)
         assert panel.locator(browser.DRAWN_CHART).count() >= 1, view
+        times = panel.locator(TIMES)
+        assert times.count() == (view in VIEWS_WITH_TIMES), view
+        if times.count():
+            assert re.search(r"\d s\b", times.inner_text()), view
         save_full_screenshot(page, view)
     assert {path.stem for path in SCREENSHOTS.glob("*.png")} >= {screenshot_name(view) for view in browser.VIEWS}
 

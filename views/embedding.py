@@ -52,15 +52,14 @@ polygons snap into place late in training. Press play, or drag the slider.
 """
 
 
-def summary(config: Config, weights, seconds: float) -> str:
-    """One line: represented features, ||W||_F^2 and m / ||W||_F^2, training time."""
+def summary(config: Config, weights) -> str:
+    """One line: represented features, ||W||_F^2 and m / ||W||_F^2."""
     represented = int((metrics.feature_norms(weights) > 0.5).sum())
     frobenius = float((weights**2).sum())
     return (
         f"{represented} of {config.n_features} features represented ($\\lVert W_i \\rVert > 0.5$) in "
         f"$m = {config.n_hidden}$ dimensions · $\\lVert W \\rVert_F^2 = {frobenius:.2f}$ · "
-        f"$m / \\lVert W \\rVert_F^2 = {config.n_hidden / max(frobenius, 1e-9):.2f}$ dimensions per feature · "
-        f"trained in {seconds:.1f} s"
+        f"$m / \\lVert W \\rVert_F^2 = {config.n_hidden / max(frobenius, 1e-9):.2f}$ dimensions per feature"
     )
 
 
@@ -82,7 +81,8 @@ def render(config: Config) -> None:
     result = engine.trained(config)
     weights, bias, importance = result.weights[0], result.bias[0], result.importance[0]
     charts, text = st.columns([2, 1], gap="medium")
-    charts.caption(summary(config, weights, result.seconds))
+    charts.caption(summary(config, weights))
+    engine.timing_area(charts, "embedding").caption(f"Trained in {result.seconds:.1f} s.")
     charts.altair_chart(embedding_chart(config), width="content")
     with charts, st.container(horizontal=True):
         export.csv_download(lambda: geometry.feature_table(weights, importance, bias), "features")

@@ -78,6 +78,12 @@ def phase_diagram(model: str, lr: float, seed: int) -> pd.DataFrame:
         return experiments.phase_diagram(model, lr, seed, progress=report)
 
 
+def timing_area(parent, view: str):
+    """A container for a wall-clock time in `parent` (a column or st). Keyed `training_time_<view>`
+    so that the browser tests can hide it in their screenshots, which must not change from run to run."""
+    return parent.container(key=f"training_time_{view}")
+
+
 def trained_weights(config: Config) -> np.ndarray | None:
     """W (m x n) of the model `config` describes, or None if its training diverged."""
     try:

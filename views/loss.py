@@ -32,7 +32,7 @@ def render(config: Config) -> None:
         heldout, last, seconds = st.columns(3)
         heldout.metric("held-out loss", f"{result.heldout[0]:.4g}")
         last.metric("last training loss", f"{result.loss_history[0, -1]:.4g}")
-        seconds.metric("training time", f"{result.seconds:.2f} s")
+        engine.timing_area(seconds, "loss").metric("training time", f"{result.seconds:.2f} s")
         st.altair_chart(loss_chart(result.loss_steps, result.loss_history, result.heldout), width="stretch")
         export.csv_download(lambda: loss_table(result.loss_steps, result.loss_history), "loss")
     text.markdown(EXPLANATION)

@@ -44,7 +44,9 @@ def render(config: Config) -> None:
     result = engine.sweep(config, INTRO_SPARSITIES)
     charts_column, text = st.columns([2, 1], gap="medium")
     with charts_column:
-        st.caption(f"{len(INTRO_SPARSITIES)} models trained as one batch in {result.seconds:.1f} s.")
+        engine.timing_area(st, "sweep").caption(
+            f"{len(INTRO_SPARSITIES)} models trained as one batch in {result.seconds:.1f} s."
+        )
         st.altair_chart(sweep_chart(config), width="content")
         export.csv_download(
             lambda: charts.sweep_table(result.weights, result.probability, result.importance), "sparsity_sweep"
