@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from superpos.charts.geometry import importance_bars
 from superpos import config
+from superpos.charts.geometry import importance_bars
 from superpos.config import INTEGER_FIELDS, LIMITS, MODEL_KINDS, MODEL_LABELS, Config
 from superpos.train import importance_profile
 
