@@ -39,6 +39,7 @@ LIMITS = {
 # benchmarks/speed.py: about 0.1 ns per unit on one CPU thread, so MAX_WORK is about 10 s.
 VALUE_COST = 100
 MAX_WORK = 100_000_000_000
+MAX_WORK_SECONDS = 10  # what MAX_WORK takes, as the messages say
 # Restarts train side by side for this fraction of the steps, then only the best run of each
 # model goes on (superpos.train), so they cost far less than `restarts` full trainings.
 PRUNE_FRACTION = 0.1
@@ -142,5 +143,6 @@ def check_work(steps: int, batch_size: int, instances: int, restarts: int, n_fea
         raise ConfigError(
             "steps",
             f"{steps} steps of batch {batch_size} for {models} with n = {n_features}, m = {n_hidden} is over the "
-            f"work limit (about 10 s of training); at most {most} steps fit: lower steps, batch_size or n",
+            f"work limit (about {MAX_WORK_SECONDS} s of training); at most {most} steps fit: "
+            "lower steps, batch_size or n",
         )

@@ -295,7 +295,8 @@ def sidebar(view_names: Sequence[str]) -> Config:
             )
             if cap < LIMITS["steps"][1]:
                 st.caption(
-                    f"Work limit (about 10 s of training per model): at most {cap:,} steps at this n, m and batch size."
+                    f"Work limit (about {config.MAX_WORK_SECONDS} s of training per model): "
+                    f"at most {cap:,} steps at this n, m and batch size."
                 )
             lr = st.number_input(
                 "learning rate",

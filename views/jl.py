@@ -15,6 +15,7 @@ from views.controls import NumberRange, view_link_warning
 
 DIM_OPTIONS = (2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
 COUNT_OPTIONS = (10, 30, 100, 300, 1000, 3000, 10_000, 100_000, 1_000_000)
+EPS_RANGE = NumberRange(0.05, 0.95)
 DEFAULT_DIM, DEFAULT_COUNT, DEFAULT_EPS = 20, 1000, 0.3
 
 # Fixed grids of the figures that look beyond the chosen d, N or eps.
@@ -85,7 +86,7 @@ def trained_versus_random(weights: np.ndarray) -> tuple[jl.TrainedVersusRandom, 
 
 def controls() -> tuple[int, int, float]:
     """The view's own dimension d, number of vectors N and tolerance eps (kept in the URL)."""
-    view_link_warning({"jl_dim": DIM_OPTIONS, "jl_count": COUNT_OPTIONS, "jl_eps": NumberRange(0.05, 0.95)})
+    view_link_warning({"jl_dim": DIM_OPTIONS, "jl_count": COUNT_OPTIONS, "jl_eps": EPS_RANGE})
     left, middle, right = st.columns(3)
     dim = left.select_slider(
         "dimension d",
@@ -106,8 +107,8 @@ def controls() -> tuple[int, int, float]:
     )
     eps = right.slider(
         "tolerance ε",
-        min_value=0.05,
-        max_value=0.95,
+        min_value=EPS_RANGE.low,
+        max_value=EPS_RANGE.high,
         value=DEFAULT_EPS,
         step=0.05,
         key="jl_eps",

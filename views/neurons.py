@@ -16,6 +16,8 @@ from views import engine
 from views.controls import NumberRange, view_link_warning
 
 SPARSEST_CHOICES = (0.9, 0.95, 0.99, 0.995, 0.999)
+POINTS = NumberRange(3, 12, whole=True)  # sparsities in the sweep
+ROTATION_SEEDS = NumberRange(0, 2**31 - 1, whole=True)
 
 
 @st.cache_data(max_entries=16, ttl=engine.TTL_SECONDS, show_spinner=False)
@@ -87,15 +89,17 @@ neuron above 0.5. Sort the table by any column.
     view_link_warning(
         {
             "neurons_sparsest": SPARSEST_CHOICES,
-            "neurons_points": NumberRange(3, 12, whole=True),
-            "neurons_rotation_seed": NumberRange(0, 2**31 - 1, whole=True),
+            "neurons_points": POINTS,
+            "neurons_rotation_seed": ROTATION_SEEDS,
         }
     )
     left, right = st.columns(2)
     sparsest = left.select_slider(
         "sparsest S in the sweep", SPARSEST_CHOICES, value=0.99, key="neurons_sparsest", bind="query-params"
     )
-    points = right.slider("sparsities in the sweep", 3, 12, 8, key="neurons_points", bind="query-params")
+    points = right.slider(
+        "sparsities in the sweep", POINTS.low, POINTS.high, 8, key="neurons_points", bind="query-params"
+    )
     sparsities = tuple(neurons.sweep_sparsities(sparsest, points).tolist())
     collisions = metrics.expected_collisions(neuron_config.n_features, neuron_config.n_hidden)
     st.markdown(
@@ -115,8 +119,8 @@ random; the dashed red line shows it only where every feature is stored and $n^2
     # A float input shown without decimals: an int one raises on a link like ?neurons_rotation_seed=inf.
     seed = st.number_input(
         "random rotation R (seed)",
-        0.0,
-        float(2**31 - 1),
+        float(ROTATION_SEEDS.low),
+        float(ROTATION_SEEDS.high),
         0.0,
         step=1.0,
         format="%.0f",
