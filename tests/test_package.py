@@ -26,7 +26,8 @@ def requirement_name(line: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> zipfile.ZipFile:
+def built(tmp_path_factory) -> tuple[zipfile.ZipFile, Path]:
+    """The wheel, and the copy of the repository it was built from."""
     source = tmp_path_factory.mktemp("source") / "superpos"
     shutil.copytree(ROOT, source, ignore=NOT_SOURCES)
     output = tmp_path_factory.mktemp("wheel")
@@ -40,20 +41,22 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     assert build.returncode == 0, build.stdout + build.stderr
     (path,) = output.glob("superpos-*.whl")
     with zipfile.ZipFile(path) as archive:
-        yield archive
+        yield archive, source
 
 
-def test_the_wheel_holds_the_engine_and_its_charts_only(wheel):
+def test_the_wheel_holds_the_engine_and_its_charts_only(built):
+    wheel, source = built
     names = wheel.namelist()
     packages = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert packages == {"superpos"}
     modules = {name for name in names if name.endswith(".py")}
-    expected = {path.relative_to(ROOT).as_posix() for path in (ROOT / "superpos").rglob("*.py")}
+    expected = {path.relative_to(source).as_posix() for path in (source / "superpos").rglob("*.py")}
     assert modules == expected
     assert "superpos/charts/geometry.py" in modules
 
 
-def test_the_wheel_declares_the_dependencies_extra_and_command(wheel):
+def test_the_wheel_declares_the_dependencies_extra_and_command(built):
+    wheel, source = built
     (metadata_name,) = [name for name in wheel.namelist() if name.endswith(".dist-info/METADATA")]
     metadata = email.message_from_bytes(wheel.read(metadata_name))
     requires = metadata.get_all("Requires-Dist")
@@ -62,7 +65,7 @@ def test_the_wheel_declares_the_dependencies_extra_and_command(wheel):
     assert runtime == {"torch", "numpy", "pandas", "altair"}
     assert app == {"streamlit"}
     # Everything the app is pinned to in requirements.txt is a dependency of the package or its app extra.
-    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    lines = (source / "requirements.txt").read_text().splitlines()
     assert {requirement_name(line) for line in lines if line and not line.startswith("#")} == runtime | app
     (entry_points,) = [name for name in wheel.namelist() if name.endswith(".dist-info/entry_points.txt")]
     assert "superpos = superpos.cli:main" in wheel.read(entry_points).decode()
