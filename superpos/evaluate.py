@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from superpos.absolute import signed
 from superpos.data import sample_features
-from superpos.models import forward
+from superpos.models import forward, target
 
 HELDOUT_SAMPLES = 65_536
 HELDOUT_SEED = 2022
@@ -31,12 +32,16 @@ def feature_errors(
     importance,
     samples: int = HELDOUT_SAMPLES,
     seed: int = HELDOUT_SEED,
+    output_weights=None,
 ) -> np.ndarray:
     """Per instance and feature: I_i E[(x_i - x'_i)^2] on the fixed held-out sample.
 
     weights (instances, m, n), bias/probability/importance (instances, n); returns (instances, n).
+    The abs model (W2 = output_weights, (instances, n, m)) is scored on the same sample signed,
+    against its target |x|.
     """
     weights, bias = as_tensor(weights), as_tensor(bias)
+    output_weights = None if output_weights is None else as_tensor(output_weights)
     probability, importance = as_tensor(probability), as_tensor(importance)
     instances, n_features = probability.shape
     chunk = max(1, min(samples, CHUNK_VALUES // (instances * n_features)))
@@ -46,7 +51,10 @@ def feature_errors(
         for start in range(0, samples, chunk):
             rows = min(chunk, samples - start)
             x = sample_features(probability, rows, generator)
-            total += ((x - forward(model, weights, bias, x)) ** 2).sum(dim=2).double()
+            if model == "abs":
+                x = signed(x)
+            error = target(model, x) - forward(model, weights, bias, x, output_weights)
+            total += (error**2).sum(dim=2).double()
     return (importance.double() * total / samples).numpy()
 
 
@@ -58,9 +66,10 @@ def heldout_loss(
     importance,
     samples: int = HELDOUT_SAMPLES,
     seed: int = HELDOUT_SEED,
+    output_weights=None,
 ) -> np.ndarray:
-    """Per instance: mean over the fixed sample and features of I_i (x_i - x'_i)^2."""
-    return feature_errors(model, weights, bias, probability, importance, samples, seed).mean(axis=1)
+    """Per instance: mean over the fixed sample and features of I_i (x_i - x'_i)^2 (target |x| for abs)."""
+    return feature_errors(model, weights, bias, probability, importance, samples, seed, output_weights).mean(axis=1)
 
 
 def random_rotation(dimension: int, seed: int = 0) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The three toy models, vectorised over a leading instance axis.
+"""The toy models, vectorised over a leading instance axis.
 
 W has shape (instances, m, n): column W[:, :, i] is feature i's direction in the hidden space.
 Inputs x are (instances, n, batch): one column per sample.
@@ -6,6 +6,8 @@ Inputs x are (instances, n, batch): one column per sample.
 | linear | h = W x       | x' = W^T h + b       | none: learns the top m  |
 | relu   | h = W x       | x' = ReLU(W^T h + b) | bottleneck (no basis)   |
 | neuron | h = ReLU(W x) | x' = ReLU(W^T h + b) | neuron (privileged)     |
+| abs    | h = ReLU(W x) | y' = ReLU(W2 h + b)  | computes |x| (untied)   |
+The abs model (superpos.absolute) has signed inputs, target y = |x| and its own W2 (n x m).
 """
 
 from __future__ import annotations
@@ -14,15 +16,23 @@ import torch
 
 
 def hidden(model: str, weights: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """h = W x (linear, relu) or ReLU(W x) (neuron), shape (instances, m, batch)."""
+    """h = W x (linear, relu) or ReLU(W x) (neuron, abs), shape (instances, m, batch)."""
     pre_activation = torch.bmm(weights, x)
-    return torch.relu(pre_activation) if model == "neuron" else pre_activation
+    return torch.relu(pre_activation) if model in ("neuron", "abs") else pre_activation
 
 
-def forward(model: str, weights: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """x' = W^T h + b, through a ReLU for the relu and neuron models."""
-    out = torch.baddbmm(bias[:, :, None], weights.transpose(1, 2), hidden(model, weights, x))
+def forward(
+    model: str, weights: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, output_weights=None
+) -> torch.Tensor:
+    """x' = W^T h + b (W2 h + b for abs, W2 = output_weights), through a ReLU but for linear."""
+    readout = weights.transpose(1, 2) if output_weights is None else output_weights
+    out = torch.baddbmm(bias[:, :, None], readout, hidden(model, weights, x))
     return out if model == "linear" else torch.relu(out)
+
+
+def target(model: str, x: torch.Tensor) -> torch.Tensor:
+    """What the model should output: |x| for abs, x itself for the others."""
+    return x.abs() if model == "abs" else x
 
 
 def weighted_squared_error(x: torch.Tensor, reconstruction: torch.Tensor, importance: torch.Tensor) -> torch.Tensor:

@@ -17,18 +17,22 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from superpos.config import PRUNE_FRACTION, Config, check_work
+from superpos import absolute
+from superpos.config import Config
 from superpos.data import NonzeroSampler, keep_where_positive, zero_input_probability
 from superpos.evaluate import heldout_loss
 from superpos.models import hidden, weighted_squared_error
+from superpos.schedule import MAX_SECONDS, PRUNE_FRACTION, Schedule, check_time, resolve
 
+# One CPU thread per training: on a shared 2-core machine it is steadier than two, and several
+# trainings (app sessions) run side by side. torch's setting is process-wide, so the app and the
+# command line set it once when they start (torch.set_num_threads), never around a training.
 TRAIN_THREADS = 1
 SNAPSHOTS = 40
 LOSS_POINTS = 100
@@ -37,6 +41,11 @@ WARMUP_FRACTION = 0.05
 # budget of feature values. The restarts' losses differ by far more than its noise.
 SELECTION_SAMPLES = 2048
 SELECTION_VALUES = 4_000_000
+
+# The convergence diagnostic: the selection loss's relative fall over the last tenth of training.
+CONVERGENCE_WINDOW = 0.1
+CONVERGENCE_POINTS = 4
+CONVERGED_FALL = 0.01
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -57,6 +66,13 @@ class TrainResult:
     weights (instances, m, n); bias, probability, importance (instances, n);
     loss_history (instances, points) at loss_steps; snapshots (frames, instances, m, n)
     of W at snapshot_steps; heldout (instances,) on the shared evaluation sample.
+    The abs model's W is W1 (its snapshots too) and output_weights its W2 (instances, n, m);
+    output_weights is None for the tied models.
+    schedule: the steps, batch, peak rate and restarts used (superpos.schedule).
+    Convergence: selection_history (instances, points) is the loss on a fixed selection sample
+    at selection_steps (the last tenth of training, after pruning); final_fall the relative fall
+    of that loss over the last tenth, (L(0.9 T) - L(T)) / L(T); converged where final_fall is
+    below CONVERGED_FALL.
     """
 
     model: str
@@ -70,6 +86,12 @@ class TrainResult:
     snapshots: np.ndarray
     heldout: np.ndarray
     seconds: float
+    schedule: Schedule
+    selection_steps: np.ndarray
+    selection_history: np.ndarray
+    final_fall: np.ndarray
+    converged: np.ndarray
+    output_weights: np.ndarray | None = None
 
 
 def importance_profile(n_features: int, decay: float) -> np.ndarray:
@@ -86,15 +108,11 @@ def learning_rate(step: int, steps: int, peak: float) -> float:
     return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run torch on `count` threads, then restore the caller's setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+def convergence_steps(steps: int) -> set[int]:
+    """Where the selection loss is recorded before a step: CONVERGENCE_POINTS steps spread over
+    the last tenth of training, from 0.9 T (the loss is recorded once more after the last step)."""
+    start = int(round((1.0 - CONVERGENCE_WINDOW) * steps))
+    return set(np.linspace(start, steps, CONVERGENCE_POINTS + 1).astype(int)[:-1].tolist())
 
 
 def spaced_steps(steps: int, count: int) -> np.ndarray:
@@ -171,8 +189,13 @@ class Runs:
         self.weights, self.bias = parameters[:, :n_hidden], parameters[:, n_hidden]
         self.grad = torch.zeros_like(parameters)
         self.weight_grad, self.bias_grad = self.grad[:, :n_hidden], self.grad[:, n_hidden]
-        self.sample = NonzeroSampler(probability)
-        self.loss = ExpectedLoss(model, importance, zero_input_probability(probability), batch_size)
+        zero_share = zero_input_probability(probability)
+        if model == "abs":  # weights are the rows [W1; W2^T] (superpos.absolute)
+            self.sample = absolute.SignedSampler(probability)
+            self.loss = absolute.AbsoluteLoss(importance, zero_share, batch_size)
+        else:
+            self.sample = NonzeroSampler(probability)
+            self.loss = ExpectedLoss(model, importance, zero_share, batch_size)
         self.model, self.batch_size = model, batch_size
 
     def select(self, index: torch.Tensor) -> Runs:
@@ -185,7 +208,12 @@ class Runs:
         runs, n_features = self.probability.shape
         samples = max(256, min(SELECTION_SAMPLES, SELECTION_VALUES // (runs * n_features)))
         x = self.sample(samples, torch.Generator().manual_seed(seed))
-        out = torch.baddbmm(self.bias[:, :, None], self.weights.transpose(1, 2), hidden(self.model, self.weights, x))
+        if self.model == "abs":
+            out = absolute.output(self.weights, self.bias, x)
+        else:
+            out = torch.baddbmm(
+                self.bias[:, :, None], self.weights.transpose(1, 2), hidden(self.model, self.weights, x)
+            )
         return self.loss(x, out, self.bias)
 
 
@@ -194,30 +222,42 @@ def train_instances(
     n_hidden: int,
     probability: np.ndarray,
     importance: np.ndarray,
-    steps: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
-    restarts: int = 1,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    seed: int = 0,
+    restarts: int | None = None,
     progress: Callable[[float], None] | None = None,
+    max_seconds: float | None = MAX_SECONDS,
 ) -> TrainResult:
     """Train one toy model per row of `probability` / `importance` (instances, n), together.
 
     W starts Xavier-normal (std sqrt(2 / (m + n))), b = 0. Each instance starts `restarts`
     times; after PRUNE_FRACTION of the steps, when the geometry has formed, only its best run
     goes on, so restarts cost little. `progress`, if given, is called with the fraction done.
+    steps, batch_size, lr and restarts left at None follow superpos.schedule's rule. A training
+    predicted to take longer than `max_seconds` raises WorkLimitError (None: no limit).
     Deterministic for a given seed on one machine.
     """
     started = time.perf_counter()
     probability = np.asarray(probability, dtype=np.float64)
     importance = np.asarray(importance, dtype=np.float64)
     instances, n_features = probability.shape
-    check_work(steps, batch_size, instances, restarts, n_features, n_hidden)
-    with torch_threads(TRAIN_THREADS), torch.no_grad():
+    schedule = resolve(
+        model, n_features, n_hidden, probability, steps=steps, batch_size=batch_size, lr=lr, restarts=restarts
+    )
+    check_time(n_features, n_hidden, instances, schedule, max_seconds)
+    steps, batch_size, lr, restarts = schedule.steps, schedule.batch_size, schedule.lr, schedule.restarts
+    with torch.no_grad():
         generator = torch.Generator().manual_seed(seed)
-        std = math.sqrt(2.0 / (n_hidden + n_features))
-        parameters = torch.zeros(instances * restarts, n_hidden + 1, n_features)
-        parameters[:, :n_hidden] = torch.randn(instances * restarts, n_hidden, n_features, generator=generator) * std
+        if model == "abs":
+            parameters = absolute.initial_parameters(instances * restarts, n_hidden, n_features, generator)
+        else:
+            std = math.sqrt(2.0 / (n_hidden + n_features))
+            parameters = torch.zeros(instances * restarts, n_hidden + 1, n_features)
+            parameters[:, :n_hidden] = (
+                torch.randn(instances * restarts, n_hidden, n_features, generator=generator) * std
+            )
         moments = (torch.zeros_like(parameters), torch.zeros_like(parameters))
         tile = lambda array: torch.tensor(np.tile(array, (restarts, 1)), dtype=torch.float32)  # noqa: E731
         runs = Runs(model, parameters, moments, tile(probability), tile(importance), batch_size)
@@ -226,7 +266,8 @@ def train_instances(
         snapshot_steps = spaced_steps(steps, SNAPSHOTS)
         loss_steps = np.unique(np.linspace(0, steps - 1, min(LOSS_POINTS, steps)).astype(int))
         snapshot_at, loss_at = set(snapshot_steps.tolist()), set(loss_steps.tolist())
-        snapshots, losses = [], []
+        selection_steps = convergence_steps(steps)
+        snapshots, losses, selections = [], [], []
         for step in range(steps):
             if step == prune_step:
                 # Run r * instances + i is restart r of instance i: keep each instance's best.
@@ -236,6 +277,8 @@ def train_instances(
                 snapshots, losses = [s[best] for s in snapshots], [v[best] for v in losses]
             if step in snapshot_at:
                 snapshots.append(runs.weights.clone())
+            if step in selection_steps:
+                selections.append(runs.selection_loss(seed + 1))
             x = runs.sample(batch_size, generator)
             out = runs.loss.gradients(runs.weights, runs.bias, x, runs.weight_grad, runs.bias_grad)
             if step in loss_at:
@@ -248,9 +291,15 @@ def train_instances(
             if progress is not None and step % 50 == 0:
                 progress(step / steps)
         snapshots.append(runs.weights.clone())  # spaced_steps ends at `steps`: the final W
+        selections.append(runs.selection_loss(seed + 1))  # convergence_steps ends at `steps` too
+        selection_history = torch.stack(selections, dim=1).double().numpy()
+        final_fall = (selection_history[:, 0] - selection_history[:, -1]) / np.abs(selection_history[:, -1])
 
         weights, bias = runs.weights.numpy().copy(), runs.bias.numpy().copy()
-        heldout = heldout_loss(model, weights, bias, probability, importance)
+        snapshots, output_weights = torch.stack(snapshots).numpy(), None
+        if model == "abs":
+            (weights, output_weights), snapshots = absolute.unpack(weights), absolute.unpack(snapshots)[0]
+        heldout = heldout_loss(model, weights, bias, probability, importance, output_weights=output_weights)
     if progress is not None:
         progress(1.0)
     return TrainResult(
@@ -262,18 +311,31 @@ def train_instances(
         loss_steps=loss_steps,
         loss_history=torch.stack(losses, dim=1).numpy(),
         snapshot_steps=snapshot_steps,
-        snapshots=torch.stack(snapshots).numpy(),
+        snapshots=snapshots,
         heldout=heldout,
         seconds=time.perf_counter() - started,
+        schedule=schedule,
+        selection_steps=np.array(sorted(selection_steps) + [steps]),
+        selection_history=selection_history,
+        final_fall=final_fall,
+        converged=final_fall < CONVERGED_FALL,
+        output_weights=output_weights,
     )
 
 
-def train(config: Config, progress: Callable[[float], None] | None = None) -> TrainResult:
+def train(
+    config: Config, progress: Callable[[float], None] | None = None, max_seconds: float | None = MAX_SECONDS
+) -> TrainResult:
     """Train the one model `config` describes (a TrainResult with a single instance)."""
-    return train_sweep(config, [config.sparsity], progress)
+    return train_sweep(config, [config.sparsity], progress, max_seconds)
 
 
-def train_sweep(config: Config, sparsities, progress: Callable[[float], None] | None = None) -> TrainResult:
+def train_sweep(
+    config: Config,
+    sparsities,
+    progress: Callable[[float], None] | None = None,
+    max_seconds: float | None = MAX_SECONDS,
+) -> TrainResult:
     """One batched training: an instance per sparsity, in the order given."""
     for sparsity in sparsities:
         config.replace(sparsity=float(sparsity))  # validates each value
@@ -290,4 +352,5 @@ def train_sweep(config: Config, sparsities, progress: Callable[[float], None] | 
         seed=config.seed,
         restarts=config.restarts,
         progress=progress,
+        max_seconds=max_seconds,
     )

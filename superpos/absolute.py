@@ -1,0 +1,108 @@
+"""The absolute-value model of the paper's "Computation in Superposition": its maths for the trainer.
+
+x_i = 0 with probability S_i, otherwise U[-1, 1]; the target is y_i = |x_i|;
+h = ReLU(W1 x), y' = ReLU(W2 h + b), with W1 (m x n) and W2 (n x m) untied;
+loss = mean over batch and features of I_i (y_i - y'_i)^2.
+|x| = ReLU(x) + ReLU(-x), so a feature needs two neurons unless sparsity lets neurons be shared.
+
+The trainer (superpos.train) keeps one run's parameters in one tensor of ROWS(m) = 2m + 1 rows
+of length n: rows 0..m-1 are W1, rows m..2m-1 are W2 transposed, row 2m is b. Everything but the
+last row is "the weights" to the trainer, so its one-tensor Adam update moves all three.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from superpos.data import NonzeroSampler, keep_where_positive
+from superpos.models import weighted_squared_error
+
+
+def rows(n_hidden: int) -> int:
+    """Rows of one run's parameter tensor: W1 (m), W2 transposed (m) and b (1)."""
+    return 2 * n_hidden + 1
+
+
+def split(weights):
+    """The trainer's weight rows (..., 2m, n) -> (W1 (..., m, n), W2 (..., n, m)); views, no copies."""
+    n_hidden = weights.shape[-2] // 2
+    return weights[..., :n_hidden, :], weights[..., n_hidden:, :].swapaxes(-1, -2)
+
+
+def unpack(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Trained weight rows (..., 2m, n) -> contiguous W1 (..., m, n) and W2 (..., n, m)."""
+    first, second = split(weights)
+    return np.ascontiguousarray(first), np.ascontiguousarray(second)
+
+
+def initial_parameters(runs: int, n_hidden: int, n_features: int, generator: torch.Generator) -> torch.Tensor:
+    """(runs, 2m + 1, n): W1 and W2 Kaiming-uniform for their fan-in (bounds sqrt(6 / n) for W1,
+    sqrt(6 / m) for W2, as nn.Linear-style layers of ReLU networks start), b = 0."""
+    parameters = torch.zeros(runs, rows(n_hidden), n_features)
+    for block, fan_in in ((slice(0, n_hidden), n_features), (slice(n_hidden, 2 * n_hidden), n_hidden)):
+        bound = math.sqrt(6.0 / fan_in)
+        parameters[:, block] = (torch.rand(runs, n_hidden, n_features, generator=generator) * 2 - 1) * bound
+    return parameters
+
+
+def signed(x: torch.Tensor) -> torch.Tensor:
+    """Inputs of the storage models (active x_i ~ U[0, 1], else 0) -> the abs model's (active
+    x_i ~ U[-1, 1]): 2 x_i - 1 where x_i > 0. No new random numbers are drawn: u ~ U[0, 1] makes
+    2u - 1 ~ U[-1, 1]. (An active value drawn as exactly 0, chance 2^-24, stays 0.)"""
+    return keep_where_positive(x.mul(2.0).sub_(1.0), x)
+
+
+class SignedSampler(NonzeroSampler):
+    """Draws the abs model's x given at least one active feature: NonzeroSampler's x, signed."""
+
+    def __call__(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        return signed(super().__call__(batch_size, generator))
+
+
+def output(weights: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """out = W2 ReLU(W1 x) + b before the output ReLU, from the trainer's weight rows (runs, 2m, n)."""
+    first, second = split(weights)
+    return torch.baddbmm(bias[:, :, None], second, torch.relu(torch.bmm(first, x)))
+
+
+class AbsoluteLoss:
+    """Loss = (1 - P0) E[mean_i I_i (|x_i| - y'_i)^2 | x != 0] + P0 mean_i I_i ReLU(b_i)^2 per instance.
+
+    P0 = P(x = 0); x = 0 gives h = 0 and y' = ReLU(b), so that term is exact and batches are drawn
+    given x != 0 (SignedSampler). The same interface as superpos.train.ExpectedLoss.
+    """
+
+    def __init__(self, importance: torch.Tensor, zero_share: torch.Tensor, batch_size: int):
+        n_features = importance.shape[1]
+        self.importance, self.zero_share = importance, zero_share
+        # dLoss/dy'_i of one sample: 2 I_i (1 - P0) (y'_i - |x_i|) / (batch n); of the zero term
+        # with respect to b_i: 2 I_i P0 ReLU(b_i) / n.
+        self.output_scale = ((2.0 / (batch_size * n_features)) * importance * (1.0 - zero_share)[:, None])[:, :, None]
+        self.zero_scale = (2.0 / n_features) * importance * zero_share[:, None]
+
+    def gradients(self, weights, bias, x, weight_grad, bias_grad) -> torch.Tensor:
+        """Write the gradients of the weight rows [W1; W2^T] and of b into the given tensors; return out.
+
+        With g = dLoss/d(out) (zero where out <= 0) and dh = W2^T g masked where W1 x <= 0:
+        dW2^T = h g^T, dW1 = dh x^T, db = sum_batch g + the zero term's 2 I P0 ReLU(b) / n.
+        """
+        n_hidden = weights.shape[1] // 2
+        first, second_t = weights[:, :n_hidden], weights[:, n_hidden:]
+        pre_activation = torch.bmm(first, x)
+        hidden = torch.relu(pre_activation)
+        out = torch.baddbmm(bias[:, :, None], second_t.transpose(1, 2), hidden)
+        output_grad = keep_where_positive((out - x.abs()).mul_(self.output_scale), out)
+        hidden_grad = keep_where_positive(torch.bmm(second_t, output_grad), pre_activation)
+        torch.bmm(hidden, output_grad.transpose(1, 2), out=weight_grad[:, n_hidden:])
+        torch.bmm(hidden_grad, x.transpose(1, 2), out=weight_grad[:, :n_hidden])
+        torch.addcmul(output_grad.sum(dim=2), self.zero_scale, torch.relu(bias), out=bias_grad)
+        return out
+
+    def __call__(self, x, out, bias) -> torch.Tensor:
+        """The loss per instance, from a batch drawn given x != 0 and its out = W2 h + b."""
+        nonzero = weighted_squared_error(x.abs(), torch.relu(out), self.importance)
+        zero = (self.importance * torch.relu(bias) ** 2).mean(dim=1)
+        return (1.0 - self.zero_share) * nonzero + self.zero_share * zero

@@ -1,0 +1,114 @@
+"""The absolute-value model (computation in superposition): inputs, forward pass and hand-derived
+gradients against their formulas and autograd, trained models against the paper, the per-neuron
+analysis on hand-built and trained weights."""
+
+import numpy as np
+import torch
+
+from superpos import absolute
+from superpos.data import sample_features, zero_input_probability
+from superpos.evaluate import heldout_loss
+from superpos.models import forward
+from superpos.train import train_instances
+
+
+def test_signed_inputs_are_uniform_on_minus_one_to_one_where_active():
+    probability = torch.tensor([[0.3, 1.0, 0.02]])
+    x = absolute.signed(sample_features(probability, 200_000, torch.Generator().manual_seed(0)))
+    assert x.min() >= -1 and x.max() < 1
+    np.testing.assert_allclose((x != 0).float().mean(dim=2)[0].numpy(), probability[0].numpy(), atol=0.005)
+    values = x[0, 1]  # always active: U[-1, 1], mean 0, variance 1/3, half negative
+    assert abs(values.mean().item()) < 0.01
+    assert abs(values.var().item() - 1 / 3) < 0.005
+    assert abs((values < 0).float().mean().item() - 0.5) < 0.005
+
+
+def test_signed_sampler_draws_given_an_active_feature():
+    probability = torch.tensor([[0.05] * 4, [0.5, 0.01, 0.2, 0.9]])
+    x = absolute.SignedSampler(probability)(100_000, torch.Generator().manual_seed(1))
+    assert ((x != 0).sum(dim=1) > 0).all()
+    assert x.min() >= -1 and x.max() < 1
+    assert abs((x[x != 0] < 0).float().mean().item() - 0.5) < 0.01
+
+
+FIRST = torch.tensor([[[1.0, -2.0, 0.5], [0.0, 1.0, -1.0]]])  # W1: one instance, m = 2, n = 3
+SECOND = torch.tensor([[[0.5, 1.0], [-1.0, 2.0], [0.3, 0.0]]])  # W2: n = 3 x m = 2
+BIAS = torch.tensor([[0.1, -0.2, 0.3]])
+X = torch.tensor([[[1.0, -0.5], [-0.5, 0.0], [0.0, 0.25]]])  # (instance, n, batch): two samples
+
+
+def test_forward_matches_the_formula():
+    first, second, bias = FIRST[0].numpy(), SECOND[0].numpy(), BIAS[0].numpy()
+    rows = torch.cat([FIRST, SECOND.transpose(1, 2)], dim=1)
+    for sample in range(2):
+        x = X[0, :, sample].numpy()
+        expected = np.maximum(second @ np.maximum(first @ x, 0) + bias, 0)
+        np.testing.assert_allclose(forward("abs", FIRST, BIAS, X, SECOND)[0, :, sample].numpy(), expected, rtol=1e-6)
+        out = absolute.output(rows, BIAS, X)[0, :, sample].numpy()
+        np.testing.assert_allclose(np.maximum(out, 0), expected, rtol=1e-6)
+
+
+def test_parameter_rows_split_into_w1_and_w2():
+    rows = torch.cat([FIRST, SECOND.transpose(1, 2)], dim=1)
+    first, second = absolute.unpack(rows.numpy())
+    np.testing.assert_array_equal(first, FIRST.numpy())
+    np.testing.assert_array_equal(second, SECOND.numpy())
+    assert absolute.rows(2) == 5
+
+
+def test_hand_derived_gradients_match_autograd():
+    generator = torch.Generator().manual_seed(3)
+    probability = torch.tensor([[0.3, 0.5, 0.2, 0.9], [0.05, 0.05, 0.05, 0.05]])
+    importance = torch.tensor([[1.0, 0.7, 0.49, 0.343], [1.0, 1.0, 1.0, 1.0]])
+    x = absolute.SignedSampler(probability)(64, generator)
+    parameters = absolute.initial_parameters(2, 3, 4, generator)
+    parameters[:, -1] = torch.randn(2, 4, generator=generator) * 0.3
+    weights, bias = parameters[:, :-1], parameters[:, -1]
+    loss = absolute.AbsoluteLoss(importance, zero_input_probability(probability), batch_size=64)
+    grad = torch.zeros_like(parameters)
+    out = loss.gradients(weights, bias, x, grad[:, :-1], grad[:, -1])
+
+    auto_weights, auto_bias = weights.clone().requires_grad_(), bias.clone().requires_grad_()
+    first, second = auto_weights[:, :3], auto_weights[:, 3:].transpose(1, 2)
+    auto_out = torch.baddbmm(auto_bias[:, :, None], second, torch.bmm(first, x).relu())
+    loss(x, auto_out, auto_bias).sum().backward()
+    assert (auto_weights.grad[:, :3] != 0).any() and (auto_weights.grad[:, 3:] != 0).any()
+    np.testing.assert_allclose(out.numpy(), auto_out.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grad[:, :-1].numpy(), auto_weights.grad.numpy(), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(grad[:, -1].numpy(), auto_bias.grad.numpy(), rtol=1e-4, atol=1e-7)
+
+
+def test_expected_loss_adds_the_zero_input_term_exactly():
+    """(1 - P0) E[loss | x != 0] + P0 mean_i I_i ReLU(b_i)^2 equals the plain loss on unconditioned inputs."""
+    generator = torch.Generator().manual_seed(4)
+    probability = torch.tensor([[0.2, 0.1, 0.3]])
+    importance = torch.tensor([[1.0, 0.5, 0.25]])
+    rows = torch.cat([FIRST, SECOND.transpose(1, 2)], dim=1)
+    loss = absolute.AbsoluteLoss(importance, zero_input_probability(probability), batch_size=1)
+    conditional = absolute.SignedSampler(probability)(400_000, generator)
+    expected = loss(conditional, absolute.output(rows, BIAS, conditional), BIAS)
+    plain = heldout_loss("abs", FIRST, BIAS, probability, importance, samples=400_000, output_weights=SECOND)
+    np.testing.assert_allclose(expected.numpy(), plain, rtol=0.02)
+
+
+def test_training_is_deterministic_and_returns_w1_and_w2():
+    settings = dict(
+        model="abs",
+        n_hidden=4,
+        probability=np.full((2, 3), 0.5),
+        importance=np.ones((2, 3)),
+        steps=40,
+        batch_size=64,
+        lr=0.05,
+        seed=7,
+        restarts=2,
+    )
+    first, again = train_instances(**settings), train_instances(**settings)
+    assert first.weights.shape == (2, 4, 3) and first.output_weights.shape == (2, 3, 4)
+    assert first.snapshots.shape[1:] == (2, 4, 3)
+    np.testing.assert_array_equal(first.weights, again.weights)
+    np.testing.assert_array_equal(first.output_weights, again.output_weights)
+    heldout = heldout_loss(
+        "abs", first.weights, first.bias, first.probability, first.importance, output_weights=first.output_weights
+    )
+    np.testing.assert_allclose(first.heldout, heldout)
