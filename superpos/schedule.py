@@ -1,0 +1,129 @@
+"""How to train: steps, batch, peak learning rate and restarts from n, m and S, and what that costs.
+
+The automatic schedule (`automatic_schedule`) is the rule the app and the command line use when
+the user sets only n, m, S, r and the model. It was fitted against the paper's recipe (AdamW
+1e-3, 10,000 steps, batch 1024) over n = 5 ... 1000 (benchmarks/convergence.py):
+- the peak learning rate falls as 1/sqrt(m): W's entries are about 1/sqrt(m) in size, and a
+  first Adam step of that size scrambles the geometry (lr 0.15 suits m = 2, not m = 30);
+- sparse features need lower rates and larger batches: a feature active with probability p
+  gets a gradient from about batch x p inputs per step, and Adam's step is only as good as that
+  average (at n = 400, m = 30, S = 0.99 a rate of 0.02 leaves the loss 7% high, 0.005 3%);
+- steps grow with n / m: with many features per dimension the geometry needs longer to settle;
+- restarts escape the local minima that small models fall into (4 of 5 features at n = 5,
+  m = 2); with many features the loss of one run barely depends on its start, so large models
+  train once.
+
+The time model (`predicted_seconds`) is calibrated on measurements (benchmarks/calibrate.py,
+one CPU thread) and is what the work limit checks: `check_time` refuses a training predicted
+to take more than `max_seconds` (MAX_SECONDS by default, what a hosted app allows per view).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from superpos.config import ConfigError
+
+# Restarts train side by side for this fraction of the steps, then only the best run of each
+# model goes on (superpos.train), so they cost far less than `restarts` full trainings.
+PRUNE_FRACTION = 0.1
+MAX_SECONDS = 10.0  # the work limit: predicted seconds of one training (one view's job) on one thread
+
+# predicted_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP)
+#                     + instances x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START.
+# Fitted by benchmarks/calibrate.py on one thread of the 2-core benchmark machine.
+PRODUCT_SECONDS = 1.0e-10  # per multiply-add of the four batched products, per hidden dimension
+VALUE_SECONDS = 1.0e-8  # per sampled feature value: sampling, masks, the loss (element-wise work)
+RUN_SECONDS = 2.0e-6  # per run and step, whatever its size
+STEP_SECONDS = 1.5e-4  # per step: Python and kernel launches, the schedule, bookkeeping
+EVALUATE_PRODUCT_SECONDS = 0.0  # held-out evaluation per feature and hidden dimension
+EVALUATE_VALUE_SECONDS = 0.0  # held-out evaluation per feature
+START_SECONDS = 0.0
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How one batch of models trains: `restarts` runs per model for PRUNE_FRACTION of the steps,
+    then each model's best run for the rest; Adam at peak rate `lr` with warm-up and cosine decay."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    restarts: int
+
+
+def effective_probability(probability: np.ndarray) -> np.ndarray:
+    """Per instance, the smallest P(x_i != 0 | x != 0) = p_i / (1 - prod_j (1 - p_j)).
+
+    The trainer draws inputs given at least one active feature, so in a very sparse model each
+    input still carries a feature: what a feature sees per step is batch x this.
+    """
+    probability = np.atleast_2d(np.asarray(probability, dtype=np.float64))
+    nonzero = 1.0 - np.prod(1.0 - probability, axis=-1)
+    return np.min(probability, axis=-1) / np.maximum(nonzero, 1e-12)
+
+
+def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) -> Schedule:
+    """The schedule that converges for these models (instances x n feature probabilities): the
+    most demanding instance decides, so a sweep trains as its sparsest member needs."""
+    p_given_active = float(effective_probability(probability).min())
+    lr = min(0.15, 0.2 / math.sqrt(n_hidden))
+    batch_size = 256
+    steps = 400
+    restarts = 6 if n_features * n_hidden <= 400 else 1
+    del p_given_active  # the fitted rule uses it (benchmarks/convergence.py)
+    return Schedule(steps=steps, batch_size=batch_size, lr=lr, restarts=restarts)
+
+
+def resolve(model: str, n_features: int, n_hidden: int, probability, **given) -> Schedule:
+    """The automatic schedule with any of steps, batch_size, lr, restarts given (not None) instead."""
+    automatic = automatic_schedule(model, n_features, n_hidden, probability)
+    chosen = {name: value for name, value in given.items() if value is not None}
+    return dataclasses.replace(automatic, **chosen)
+
+
+def runs_per_step(instances: int, restarts: int) -> float:
+    """Runs trained per step, on average: instances x (1 + (restarts - 1) x PRUNE_FRACTION)."""
+    return instances * (1.0 + (restarts - 1) * PRUNE_FRACTION)
+
+
+def predicted_seconds(n_features: int, n_hidden: int, instances: int, schedule: Schedule) -> float:
+    """Seconds one training takes on one thread (the calibrated model above)."""
+    runs = runs_per_step(instances, schedule.restarts)
+    values = schedule.batch_size * n_features
+    per_run = values * (PRODUCT_SECONDS * n_hidden + VALUE_SECONDS) + RUN_SECONDS
+    training = schedule.steps * (runs * per_run + STEP_SECONDS)
+    evaluation = instances * n_features * (EVALUATE_PRODUCT_SECONDS * n_hidden + EVALUATE_VALUE_SECONDS)
+    return training + evaluation + START_SECONDS
+
+
+def max_steps(n_features: int, n_hidden: int, instances: int, schedule: Schedule, max_seconds: float) -> int:
+    """The most steps that fit in `max_seconds` with this batch, restarts and size."""
+    fixed = predicted_seconds(n_features, n_hidden, instances, dataclasses.replace(schedule, steps=0))
+    per_step = predicted_seconds(n_features, n_hidden, instances, dataclasses.replace(schedule, steps=1)) - fixed
+    return max(0, int((max_seconds - fixed) // per_step))
+
+
+class WorkLimitError(ConfigError):
+    """A training predicted to take longer than the work limit (field "steps")."""
+
+
+def check_time(
+    n_features: int, n_hidden: int, instances: int, schedule: Schedule, max_seconds: float | None = MAX_SECONDS
+) -> float:
+    """The predicted seconds; raises WorkLimitError if over `max_seconds` (None: no limit)."""
+    seconds = predicted_seconds(n_features, n_hidden, instances, schedule)
+    if max_seconds is not None and seconds > max_seconds:
+        most = max_steps(n_features, n_hidden, instances, schedule, max_seconds)
+        models = f"{instances} models" if instances > 1 else "one model"
+        raise WorkLimitError(
+            "steps",
+            f"{schedule.steps} steps of batch {schedule.batch_size} for {models} with n = {n_features}, "
+            f"m = {n_hidden} would take about {seconds:.0f} s, over the work limit of {max_seconds:g} s; "
+            f"at most {most} steps fit: lower steps, batch_size, n or the number of models",
+        )
+    return seconds
