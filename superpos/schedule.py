@@ -31,6 +31,7 @@ from superpos.config import ConfigError
 # Restarts train side by side for this fraction of the steps, then only the best run of each
 # model goes on (superpos.train), so they cost far less than `restarts` full trainings.
 PRUNE_FRACTION = 0.1
+MIN_STEPS = 10  # Config's lowest steps
 MAX_SECONDS = 10.0  # the work limit: predicted seconds of one training (one view's job) on one thread
 
 # predicted_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP)
@@ -79,11 +80,22 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
     return Schedule(steps=steps, batch_size=batch_size, lr=lr, restarts=restarts)
 
 
-def resolve(model: str, n_features: int, n_hidden: int, probability, **given) -> Schedule:
-    """The automatic schedule with any of steps, batch_size, lr, restarts given (not None) instead."""
+def resolve(
+    model: str, n_features: int, n_hidden: int, probability, max_seconds: float | None = None, **given
+) -> Schedule:
+    """The automatic schedule with any of steps, batch_size, lr, restarts given (not None) instead.
+
+    Automatic steps stop at what fits in `max_seconds` (None: no limit): where the budget runs
+    out first the training says so through its convergence diagnostic (superpos.train), instead
+    of refusing. Steps given explicitly are never changed (check_time refuses them if too many).
+    """
     automatic = automatic_schedule(model, n_features, n_hidden, probability)
-    chosen = {name: value for name, value in given.items() if value is not None}
-    return dataclasses.replace(automatic, **chosen)
+    schedule = dataclasses.replace(automatic, **{name: value for name, value in given.items() if value is not None})
+    if given.get("steps") is None and max_seconds is not None:
+        instances = np.atleast_2d(probability).shape[0]
+        fits = max_steps(n_features, n_hidden, instances, schedule, max_seconds)
+        schedule = dataclasses.replace(schedule, steps=max(MIN_STEPS, min(schedule.steps, fits)))
+    return schedule
 
 
 def runs_per_step(instances: int, restarts: int) -> float:

@@ -244,7 +244,15 @@ def train_instances(
     importance = np.asarray(importance, dtype=np.float64)
     instances, n_features = probability.shape
     schedule = resolve(
-        model, n_features, n_hidden, probability, steps=steps, batch_size=batch_size, lr=lr, restarts=restarts
+        model,
+        n_features,
+        n_hidden,
+        probability,
+        max_seconds,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        restarts=restarts,
     )
     check_time(n_features, n_hidden, instances, schedule, max_seconds)
     steps, batch_size, lr, restarts = schedule.steps, schedule.batch_size, schedule.lr, schedule.restarts

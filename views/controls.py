@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from superpos import config
+from superpos import schedule
 from superpos.charts.geometry import importance_bars
-from superpos.config import INTEGER_FIELDS, LIMITS, MODEL_KINDS, MODEL_LABELS, Config
+from superpos.config import INTEGER_FIELDS, LIMITS, MODEL_KINDS, MODEL_LABELS, SETTINGS, Config
 from superpos.train import importance_profile
 
 DEFAULTS = Config()
@@ -65,9 +65,22 @@ def nearest_sparsity(sparsity: float) -> float:
     return SPARSITY_OPTIONS[int(np.abs(np.log(probabilities) - np.log(1.0 - sparsity)).argmin())]
 
 
-def max_steps(batch_size: int, n_features: int, n_hidden: int) -> int:
-    """Most steps the work limit (superpos.config.check_work) allows for the sidebar's model."""
-    return config.max_steps(int(batch_size), 1, DEFAULTS.restarts, int(n_features), int(n_hidden))
+def training_schedule(values: Mapping) -> schedule.Schedule:
+    """The schedule the sidebar's model trains with: the automatic one (capped by the work limit)
+    with the training settings the user gave instead; `values` maps Config fields to values."""
+    n_features, n_hidden = int(values["n_features"]), int(values["n_hidden"])
+    probability = [[1.0 - values["sparsity"]] * n_features]
+    given = {name: values.get(name) for name in ("steps", "batch_size", "lr")}
+    given = {name: value if value is None or name == "lr" else int(round(value)) for name, value in given.items()}
+    return schedule.resolve(values["model"], n_features, n_hidden, probability, schedule.MAX_SECONDS, **given)
+
+
+def max_steps(values: Mapping) -> int:
+    """Most steps the work limit (superpos.schedule.check_time) allows for the sidebar's model."""
+    fits = schedule.max_steps(
+        int(values["n_features"]), int(values["n_hidden"]), 1, training_schedule(values), schedule.MAX_SECONDS
+    )
+    return int(min(LIMITS["steps"][1], max(LIMITS["steps"][0], fits)))
 
 
 def parse(name: str, text: str) -> tuple[object, str | None]:
@@ -120,9 +133,9 @@ def sanitise(raw: Mapping[str, str]) -> tuple[dict, dict[str, str]]:
         values["n_hidden"] = min(DEFAULTS.n_hidden, values["n_features"])
         if "n_hidden" in raw:
             problems.setdefault("n_hidden", f"is more than n_features = {values['n_features']}")
-    cap = max_steps(values["batch_size"], values["n_features"], values["n_hidden"])
-    if values["steps"] > cap:
-        values["steps"] = min(DEFAULTS.steps, cap)
+    cap = max_steps(values)
+    if values["steps"] is not None and values["steps"] > cap:
+        values["steps"] = DEFAULTS.steps
         if "steps" in raw:
             problems.setdefault("steps", f"is over the work limit at this n, m and batch_size: at most {cap}")
     return values, problems
@@ -166,35 +179,34 @@ def keep_within_limits() -> None:
     state = st.session_state
     if state.get("n_hidden", 0) > state.get("n_features", DEFAULTS.n_features):
         state["n_hidden"] = state["n_features"]
-    cap = max_steps(
-        state.get("batch_size", DEFAULTS.batch_size),
-        state.get("n_features", DEFAULTS.n_features),
-        state.get("n_hidden", DEFAULTS.n_hidden),
-    )
-    if state.get("steps", 0) > cap:
-        state["steps"] = cap
+    values = {name: state.get(name, getattr(DEFAULTS, name)) for name in CONTROL_FIELDS}
+    if state.get("steps") is not None and state["steps"] > max_steps(values):
+        state["steps"] = max_steps(values)
 
 
-def whole_number_input(label: str, name: str, high: int | None = None, step: int = 1, help: str = "") -> int:
-    """A number input for the whole-number field `name`, within LIMITS (and below `high`).
+def whole_number_input(label: str, name: str, high: int | None = None, step: int = 1, placeholder: str | None = None):
+    """A number input for the whole-number field `name`, within its range (and below `high`),
+    with the field's help text as its tooltip. A field whose default is None ("automatic")
+    starts empty, shows `placeholder` and gives None until the user types a number.
 
     It holds a float shown without decimals: Streamlit 1.67 raises on a link like
     ?n_features=inf when it seeds an int number input (int(inf)), while a float one falls back.
     """
-    low, top = LIMITS[name]
-    high = top if high is None else high
+    spec, default = SETTINGS[name], getattr(DEFAULTS, name)
+    high = int(spec.high) if high is None else high
     value = st.number_input(
         label,
-        float(low),
+        float(spec.low),
         float(high),
-        value=float(min(getattr(DEFAULTS, name), high)),
+        value=None if default is None else float(min(default, high)),
         step=float(step),
         format="%.0f",
         key=name,
         bind="query-params",
-        help=f"{help} From {low:,} to {high:,}.",
+        placeholder=placeholder,
+        help=f"{spec.help} From {int(spec.low):,} to {high:,}.",
     )
-    return int(round(value))
+    return None if value is None else int(round(value))
 
 
 @dataclass(frozen=True)
@@ -252,71 +264,81 @@ def sidebar(view_names: Sequence[str]) -> Config:
     keep_within_limits()
     with st.sidebar:
         st.header("Model")
-        n_features = whole_number_input("n features", "n_features", help="Input dimensions; each one is a feature.")
-        n_hidden = whole_number_input(
-            "m hidden dimensions", "n_hidden", high=n_features, help="Size of the bottleneck h = Wx; at most n."
-        )
-        sparsity = st.select_slider(
-            "sparsity S = P(x_i = 0)",
-            SPARSITY_OPTIONS,
-            value=DEFAULTS.sparsity,
-            format_func=formatted,
-            key="sparsity",
-            bind="query-params",
-            help="Chance that a feature is zero; the steps are log-spaced in 1 − S, so 0.9, 0.99, 0.999 are close.",
-        )
-        st.caption(sparsity_caption(sparsity, n_features))
-        importance_decay = st.slider(
-            "importance decay r",
-            *LIMITS["importance_decay"],
-            value=DEFAULTS.importance_decay,
-            step=0.01,
-            key="importance_decay",
-            bind="query-params",
-            help="Feature i's squared error is weighted by I_i = r^i; r = 1 makes all features equal.",
-        )
-        st.altair_chart(importance_bars(importance_profile(n_features, importance_decay)), width="stretch")
-        model = st.radio(
-            "model",
-            MODEL_KINDS,
-            index=MODEL_KINDS.index(DEFAULTS.model),
-            captions=[MODEL_LABELS[kind].split("  ", 1)[-1] for kind in MODEL_KINDS],
-            key="model",
-            bind="query-params",
-            help="Where the ReLUs are: none (linear), on the output, or on the hidden units too (neuron).",
-        )
+        values = model_controls()
         with st.expander("Advanced: training"):
-            batch_size = whole_number_input(
-                "batch size", "batch_size", step=256, help="Fresh synthetic inputs drawn per step."
-            )
-            cap = max_steps(batch_size, n_features, n_hidden)
-            steps = whole_number_input(
-                "steps", "steps", high=cap, step=100, help="Optimiser steps (Adam, warm-up then cosine decay)."
-            )
-            if cap < LIMITS["steps"][1]:
-                st.caption(
-                    f"Work limit (about {config.MAX_WORK_SECONDS} s of training per model): "
-                    f"at most {cap:,} steps at this n, m and batch size."
-                )
-            lr = st.number_input(
-                "learning rate",
-                *LIMITS["lr"],
-                value=DEFAULTS.lr,
-                step=0.005,
-                format="%.4g",
-                key="lr",
-                bind="query-params",
-                help="Peak learning rate; too high and the training diverges. From {:g} to {:g}.".format(*LIMITS["lr"]),
-            )
-            seed = whole_number_input("seed", "seed", help="Random seed of the initial weights and the data.")
-    return Config(
-        n_features=n_features,
-        n_hidden=n_hidden,
-        sparsity=sparsity,
-        importance_decay=importance_decay,
-        model=model,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
+            values |= training_controls(values)
+    return Config(**values)
+
+
+def model_controls() -> dict:
+    """n, m, S, r and the model kind."""
+    n_features = whole_number_input("n features", "n_features")
+    n_hidden = whole_number_input("m hidden dimensions", "n_hidden", high=n_features)
+    sparsity = st.select_slider(
+        "sparsity S = P(x_i = 0)",
+        SPARSITY_OPTIONS,
+        value=DEFAULTS.sparsity,
+        format_func=formatted,
+        key="sparsity",
+        bind="query-params",
+        help=SETTINGS["sparsity"].help + " The steps are log-spaced in 1 − S, so 0.9, 0.99, 0.999 are close.",
     )
+    st.caption(sparsity_caption(sparsity, n_features))
+    importance_decay = st.slider(
+        "importance decay r",
+        *LIMITS["importance_decay"],
+        value=DEFAULTS.importance_decay,
+        step=0.01,
+        key="importance_decay",
+        bind="query-params",
+        help=SETTINGS["importance_decay"].help,
+    )
+    st.altair_chart(importance_bars(importance_profile(n_features, importance_decay)), width="stretch")
+    model = st.radio(
+        "model",
+        MODEL_KINDS,
+        index=MODEL_KINDS.index(DEFAULTS.model),
+        captions=[MODEL_LABELS[kind].split("  ", 1)[-1] for kind in MODEL_KINDS],
+        key="model",
+        bind="query-params",
+        help="Where the ReLUs are: none (linear), on the output, or on the hidden units too (neuron).",
+    )
+    return {
+        "n_features": n_features,
+        "n_hidden": n_hidden,
+        "sparsity": sparsity,
+        "importance_decay": importance_decay,
+        "model": model,
+    }
+
+
+def training_controls(values: dict) -> dict:
+    """Steps, batch size, learning rate and seed; empty means the automatic schedule's value."""
+    automatic = training_schedule(values)
+    batch_size = whole_number_input(
+        "batch size", "batch_size", step=256, placeholder=f"automatic: {automatic.batch_size:,}"
+    )
+    values = values | {"batch_size": batch_size}
+    cap = max_steps(values)
+    steps = whole_number_input("steps", "steps", high=cap, step=100, placeholder=f"automatic: {automatic.steps:,}")
+    lr = st.number_input(
+        "learning rate",
+        *LIMITS["lr"],
+        value=DEFAULTS.lr,
+        step=0.005,
+        format="%.4g",
+        key="lr",
+        bind="query-params",
+        placeholder=f"automatic: {automatic.lr:.3g}",
+        help="{} From {:g} to {:g}.".format(SETTINGS["lr"].help, *LIMITS["lr"]),
+    )
+    used = training_schedule(values | {"steps": steps, "lr": lr})
+    seconds = schedule.predicted_seconds(int(values["n_features"]), int(values["n_hidden"]), 1, used)
+    st.caption(
+        f"Training: {used.steps:,} steps of batch {used.batch_size:,}, peak learning rate {used.lr:.3g}, "
+        f"{used.restarts} start{'s' if used.restarts > 1 else ''} per model; about {seconds:.1f} s. "
+        f"Empty fields follow the automatic schedule, which converges at every size in range. "
+        f"Work limit: {schedule.MAX_SECONDS:g} s per training, at most {cap:,} steps here."
+    )
+    seed = whole_number_input("seed", "seed")
+    return {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed}
