@@ -5,7 +5,7 @@ The view runs in Streamlit's AppTest with a trained-looking W (a pentagon, 2 x 5
 - a rerun at the defaults (everything cached);
 - a change of each control (d, N, eps) from the defaults to a value not seen before, so that
   its figures are recomputed; the view is set back to the defaults (untimed) in between.
-Then jl_summary, what `python -m superpos jl --count 1000000` runs, for a few dimensions.
+Then cli.jl_summary, what `python -m superpos jl --count 1000000` runs, for a few dimensions.
 
 Wall-clock seconds; the load average is printed too, since other processes on the machine slow
 every run (OpenBLAS's threads suffer most: OPENBLAS_NUM_THREADS=1 is often faster under load).
@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from superpos import jl  # noqa: E402
+from superpos import cli  # noqa: E402
 from views import jl as view  # noqa: E402
 
 # New values for each control, one per repetition, each a neighbour of the default.
@@ -83,7 +83,7 @@ def summary_timings() -> dict[str, list[float]]:
     timings = {}
     for dim, count, eps in SUMMARY_CASES:
         start = time.perf_counter()
-        summary = jl.jl_summary(dim, count, eps)
+        summary = cli.jl_summary(dim, count, eps)
         label = f"jl_summary d={dim} N={count:.0e} eps={eps} (packing {summary['packing_count']})"
         timings[label] = [time.perf_counter() - start]
     return timings

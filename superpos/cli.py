@@ -1,7 +1,9 @@
 """Command line: `python -m superpos train | sweep | jl`.
 
 The JSON output is a stable interface for scripts: field names do not change.
-Bad flags or values exit with status 2 and one line on stderr, nothing on stdout.
+Expected errors (a bad command line, a bad setting, a job over the work limit, a training that
+diverged) exit with status 2 and one line on stderr, nothing on stdout. Anything else is a bug: it
+shows its traceback and a non-zero status.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import argparse
 import json
 import sys
 
-from superpos import metrics
-from superpos.config import MODEL_KINDS, Config, ConfigError
-from superpos.evaluate import rotated_loss
-from superpos.train import TrainingDiverged, TrainResult, train, train_sweep
+from superpos import export, jl, packing
+from superpos.config import MODEL_KINDS, SETTINGS, Config, ConfigError
+from superpos.schedule import MAX_SECONDS
+from superpos.train import TrainingDiverged, train, train_sweep
 
 
 class UsageError(Exception):
@@ -32,19 +34,30 @@ def flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
+def setting_help(name: str) -> str:
+    """A flag's help from its Config field: what it means, its default and its allowed values."""
+    spec = SETTINGS[name]
+    default = getattr(Config(), name)
+    shown = "automatic (superpos.schedule)" if default is None else f"{default:g}"
+    return f"{spec.help} Default: {shown}; allowed: {spec.describe()}.".replace("%", "%%")
+
+
 def add_config_flags(parser: argparse.ArgumentParser, with_sparsity: bool) -> None:
+    """One flag per Config field, from its metadata (superpos.config.SETTINGS)."""
     defaults = Config()
-    parser.add_argument("--model", choices=MODEL_KINDS, default=defaults.model)
-    parser.add_argument("--n-features", type=int, default=defaults.n_features, metavar="N")
-    parser.add_argument("--n-hidden", type=int, default=defaults.n_hidden, metavar="M")
-    if with_sparsity:
-        parser.add_argument("--sparsity", type=float, default=defaults.sparsity, metavar="S", help="P(x_i = 0)")
-    parser.add_argument("--importance-decay", type=float, default=defaults.importance_decay, metavar="R")
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--restarts", type=int, default=defaults.restarts, help="runs per model; the best is kept")
+    parser.add_argument("--model", choices=MODEL_KINDS, default=defaults.model, help="Default: %(default)s.")
+    for name, spec in SETTINGS.items():
+        if name == "sparsity" and not with_sparsity:
+            continue
+        number = int if spec.integer else float
+        parser.add_argument(
+            flag(name), type=number, default=getattr(defaults, name), metavar=name.upper(), help=setting_help(name)
+        )
+    parser.add_argument(
+        "--no-work-limit",
+        action="store_true",
+        help=f"train even when predicted to take over {MAX_SECONDS:g} s (the app's limit for a hosted server)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -76,25 +89,16 @@ def parse_sparsities(text: str) -> list[float]:
     return values
 
 
-def instance_report(config: Config, result: TrainResult, index: int, rotated: float) -> dict:
-    """The JSON object of one trained model; W is n_hidden rows x n_features columns."""
-    weights = result.weights[index]
-    return {
-        "config": config.to_dict(),
-        "loss": float(result.heldout[index]),
-        "rotated_loss": float(rotated),
-        "W": weights.tolist(),
-        "b": result.bias[index].tolist(),
-        "feature_norms": metrics.feature_norms(weights).tolist(),
-        "dimensionality": metrics.dimensionality(weights).tolist(),
-        "polysemanticity": metrics.polysemanticity(weights, config.model).tolist(),
-        "seconds": result.seconds,
-    }
-
-
-def reports(configs: list[Config], result: TrainResult) -> list[dict]:
-    rotated = rotated_loss(result.model, result.weights, result.bias, result.probability, result.importance)
-    return [instance_report(config, result, i, rotated[i]) for i, config in enumerate(configs)]
+def convergence_line(report: dict) -> str:
+    """The schedule used and whether the training converged, in words."""
+    schedule = report["schedule"]
+    used = f"{schedule['steps']} steps of batch {schedule['batch_size']}, peak lr {schedule['lr']:.3g}"
+    if report["converged"]:
+        return f"converged ({used}; the loss fell {report['final_fall']:.2%} over the last tenth)"
+    return (
+        f"NOT CONVERGED ({used}; the loss still fell {report['final_fall']:.2%} over the last tenth): "
+        "train longer with --steps"
+    )
 
 
 def format_report(report: dict) -> str:
@@ -105,6 +109,7 @@ def format_report(report: dict) -> str:
         f"importance_decay={config['importance_decay']:g}",
         f"held-out loss {report['loss']:.6f}   after a random rotation {report['rotated_loss']:.6f}   "
         f"trained in {report['seconds']:.2f} s",
+        convergence_line(report),
         " feature   ||W_i||   D_i      b_i",
     ]
     columns = zip(report["feature_norms"], report["dimensionality"], report["b"], strict=True)
@@ -115,9 +120,14 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def work_limit(arguments: argparse.Namespace) -> float | None:
+    """The trainer's max_seconds: the hosted app's limit unless --no-work-limit."""
+    return None if arguments.no_work_limit else MAX_SECONDS
+
+
 def run_train(arguments: argparse.Namespace) -> str:
     config = config_from(arguments, arguments.sparsity)
-    report = reports([config], train(config))[0]
+    report = export.model_reports([config], train(config, max_seconds=work_limit(arguments)))[0]
     return json.dumps(report) if arguments.json else format_report(report)
 
 
@@ -129,18 +139,69 @@ def run_sweep(arguments: argparse.Namespace) -> str:
         if error.field != "sparsity":
             raise
         raise UsageError(f"--sparsities: {error.detail}") from None
-    result = train_sweep(configs[0], sparsities)
-    results = reports(configs, result)
+    result = train_sweep(configs[0], sparsities, max_seconds=work_limit(arguments))
+    results = export.model_reports(configs, result)
     if arguments.json:
         return json.dumps({"results": results, "seconds": result.seconds})
     return "\n\n".join(format_report(report) for report in results) + f"\n\nsweep trained in {result.seconds:.2f} s"
 
 
-def run_jl(arguments: argparse.Namespace) -> str:
-    from superpos import jl
+# The jl command's ranges, inclusive; they bound its work (superpos.jl, superpos.packing).
+# --eps is in the open interval (0, 1).
+JL_RANGES = {"--dim": (2, 10_000), "--count": (2, 1_000_000)}
 
-    jl.validate_jl_arguments(arguments.dim, arguments.count, arguments.eps)
-    summary = jl.jl_summary(arguments.dim, arguments.count, arguments.eps)
+
+def check_jl_arguments(dim: int, count: int, eps: float) -> None:
+    """Raise UsageError naming the flag unless --dim and --count are in JL_RANGES and 0 < --eps < 1."""
+    for name, value in (("--dim", dim), ("--count", count)):
+        low, high = JL_RANGES[name]
+        if not low <= value <= high:
+            raise UsageError(f"{name}={value} is out of range: allowed [{low}, {high}]")
+    if not 0 < eps < 1:  # also false for nan
+        raise UsageError(f"--eps={eps} is out of range: allowed (0, 1), exclusive")
+
+
+def jl_summary(dim: int, count: int, eps: float, seed: int = 0) -> dict:
+    """Cosine statistics of `count` random unit vectors in R^dim, JL dimension and a packing.
+
+    Keys: dim, count, eps, cos_mean, cos_var, max_abs_cos, welch_bound, jl_min_dim
+    (for `count` points at distortion eps), packing_count (unit vectors found in R^dim with
+    all |cos| <= eps, packing.optimised_packing), and: exact (all pairs used), pairs_sampled,
+    pairs_total, packing_complete (False: the search stopped at its budget) and a note.
+    """
+    stats = jl.cosine_statistics(count, dim, seed=seed)
+    found = packing.optimised_packing(dim, eps, seed=seed)
+    if stats.exact:
+        note = f"statistics over all {stats.pairs_total} pairs"
+    else:
+        note = (
+            f"cos_mean and cos_var estimated from all {stats.pairs_used} pairs of a random "
+            f"{stats.vectors_used} of the {count} vectors; max_abs_cos is the median maximum "
+            "predicted by the exact cosine distribution"
+        )
+    if not found.complete:
+        note += "; the packing search stopped at its size or work budget (more vectors may fit)"
+    return {
+        "dim": dim,
+        "count": count,
+        "eps": eps,
+        "cos_mean": stats.mean,
+        "cos_var": stats.var,
+        "max_abs_cos": stats.max_abs,
+        "welch_bound": jl.welch_bound(count, dim),
+        "jl_min_dim": jl.jl_min_dim(count, eps),
+        "packing_count": found.count,
+        "exact": stats.exact,
+        "pairs_sampled": stats.pairs_used,
+        "pairs_total": stats.pairs_total,
+        "packing_complete": found.complete,
+        "note": note,
+    }
+
+
+def run_jl(arguments: argparse.Namespace) -> str:
+    check_jl_arguments(arguments.dim, arguments.count, arguments.eps)
+    summary = jl_summary(arguments.dim, arguments.count, arguments.eps)
     if arguments.json:
         return json.dumps(summary)
     return "\n".join(f"{key:>14}  {value}" for key, value in summary.items())
@@ -156,14 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"superpos: error: {error}", file=sys.stderr)
         return 2
-    except ConfigError as error:
+    except ConfigError as error:  # a bad setting, or a job over the work limit
         print(f"superpos: error: {flag(error.field)}: {error.detail}", file=sys.stderr)
-        return 2
-    except ValueError as error:  # validation outside Config (e.g. jl) names its flag itself
-        print(f"superpos: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:
         print(f"superpos: error: {error}", file=sys.stderr)
-        return 1
+        return 2
     print(output)
     return 0

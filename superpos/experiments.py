@@ -32,23 +32,23 @@ PHASE_RESTARTS = 8
 
 NOT_REPRESENTED, DEDICATED, SUPERPOSITION = "not represented", "dedicated dimension", "superposition (antipodal)"
 PHASES = (NOT_REPRESENTED, DEDICATED, SUPERPOSITION)
-# A linear model's best rank-1 W is a projection, ||W_1||^2 + ||W_2||^2 = 1, so these thresholds
-# never call it antipodal, not even at I_2 = I_1 where every direction in the plane is optimal.
-REPRESENTED_NORM = 0.75  # ||W_2|| at least this: feature 2 is represented
+# A linear model's best rank-1 W is a projection, ||W_1||^2 + ||W_2||^2 = 1: with metrics.represented
+# (REPRESENTED_NORM^2 > 1/2) and this overlap these rules never call it antipodal, not even at
+# I_2 = I_1 where every direction in the plane is optimal.
 SHARED_OVERLAP = 0.5  # (hat W_2 . W_1)^2 above this: feature 2 shares feature 1's direction
 
 
 def classify_phases(weights: np.ndarray) -> np.ndarray:
     """Per model of a stack (..., m, 2): where feature 2 (the "extra" feature) ended up.
 
-    'not represented' if ||W_2|| < 0.75; else 'superposition (antipodal)' if it shares feature
-    1's direction, (hat W_2 . W_1)^2 > 0.5 (in 1 dimension: feature 1 represented too, and the
-    ReLU model puts the two on opposite sides); else 'dedicated dimension'.
+    'not represented' unless feature 2 is represented (metrics.represented); else
+    'superposition (antipodal)' if it shares feature 1's direction, (hat W_2 . W_1)^2 > 0.5 (in
+    1 dimension: feature 1 represented too, and the ReLU model puts the two on opposite sides);
+    else 'dedicated dimension'.
     """
-    norms = metrics.feature_norms(weights)
     shared = metrics.overlaps(weights)[..., 1, 0]
     phase = np.where(shared > SHARED_OVERLAP, SUPERPOSITION, DEDICATED)
-    return np.where(norms[..., 1] < REPRESENTED_NORM, NOT_REPRESENTED, phase)
+    return np.where(metrics.represented(weights)[..., 1], phase, NOT_REPRESENTED)
 
 
 def phase_diagram(

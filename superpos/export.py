@@ -1,20 +1,24 @@
-"""Downloads as bytes: a trained model (npz, JSON) and any chart's data (CSV).
+"""A trained model as JSON (the command line's output, the app's download) and npz; any chart's
+data as CSV.
 
 A chart's CSV is the table its builder draws (the *_table functions of superpos.charts).
-JSON uses the command line's field names (config, W, b, loss), so files from the app and
-from `python -m superpos train --json` read the same way. W is n_hidden rows x n_features
-columns; column W_i is feature i's direction.
+model_report builds the one JSON object of a model, so files from the app and the output of
+`python -m superpos train --json` are the same. W is n_hidden rows x n_features columns; column
+W_i is feature i's direction.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
 import numpy as np
 import pandas as pd
 
+from superpos import metrics
 from superpos.config import Config
+from superpos.evaluate import rotated_loss
 from superpos.train import TrainResult
 
 
@@ -38,16 +42,38 @@ def model_npz(config: Config, result: TrainResult, index: int = 0) -> bytes:
     return buffer.getvalue()
 
 
-def model_json(config: Config, result: TrainResult, index: int = 0) -> bytes:
-    """Model `index` of `result` as JSON: config, W, b, importance and held-out loss."""
-    report = {
+def model_report(config: Config, result: TrainResult, index: int, rotated: float) -> dict:
+    """The JSON object of model `index` of `result`: config, loss (held-out), rotated_loss (the same
+    after a random rotation of the hidden space, `rotated`), W, b, importance, feature_norms,
+    dimensionality, polysemanticity (per hidden unit), converged and final_fall (see TrainResult),
+    schedule (the steps, batch, peak rate and restarts used) and seconds (the whole batch's training)."""
+    weights = result.weights[index]
+    return {
         "config": config.to_dict(),
         "loss": float(result.heldout[index]),
-        "W": result.weights[index].tolist(),
+        "rotated_loss": float(rotated),
+        "W": weights.tolist(),
         "b": result.bias[index].tolist(),
         "importance": result.importance[index].tolist(),
+        "feature_norms": metrics.feature_norms(weights).tolist(),
+        "dimensionality": metrics.dimensionality(weights).tolist(),
+        "polysemanticity": metrics.polysemanticity(weights, config.model).tolist(),
+        "converged": bool(result.converged[index]),
+        "final_fall": float(result.final_fall[index]),
+        "schedule": dataclasses.asdict(result.schedule),
+        "seconds": result.seconds,
     }
-    return json.dumps(report).encode()
+
+
+def model_reports(configs: list[Config], result: TrainResult) -> list[dict]:
+    """model_report of every model of `result` (configs[i] describes model i)."""
+    rotated = rotated_loss(result.model, result.weights, result.bias, result.probability, result.importance)
+    return [model_report(config, result, i, rotated[i]) for i, config in enumerate(configs)]
+
+
+def model_json(config: Config, result: TrainResult) -> bytes:
+    """The one model of `result` as JSON bytes: its model_report."""
+    return json.dumps(model_reports([config], result)[0]).encode()
 
 
 def csv(table: pd.DataFrame) -> bytes:

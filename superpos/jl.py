@@ -7,28 +7,24 @@ features than dimensions a nearly private direction each, paying a little interf
 Facts used here (t = cosine of two independent uniformly random unit vectors in R^d):
 - (t + 1) / 2 ~ Beta((d-1)/2, (d-1)/2): density c_d (1 - t^2)^((d-3)/2) with
   c_d = Gamma(d/2) / (sqrt(pi) Gamma((d-1)/2)); E t = 0, Var t = 1/d.
-- Tail P(|t| >= eps) <= 2 exp(-d eps^2 / 2), so at least exp(d eps^2 / 4) unit vectors with
-  all pairwise |cos| < eps exist.
+- Tail P(|t| >= eps) <= 2 exp(-d eps^2 / 2).
 - Welch bound: N unit vectors in R^d have max |cos| >= sqrt((N - d) / (d (N - 1))).
 - JL: N points embed in k >= 4 ln N / (eps^2/2 - eps^3/3) dimensions with every squared
   distance kept within 1 +- eps (scikit-learn's johnson_lindenstrauss_min_dim).
 
-Everything is numpy, seeded and bounded: limits below keep any call within seconds and a
-fixed memory budget (no N x N matrix beyond BLOCK_ENTRIES numbers is ever held).
+Everything is numpy, seeded and bounded: budgets below keep any call within seconds and a
+fixed memory budget (no N x N matrix beyond BLOCK_ENTRIES numbers is ever held). How many
+vectors fit with all |cos| <= eps (packings) is superpos.packing.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
-# Hard limits of the command line and jl_summary, inclusive; eps is the open interval (0, 1).
-DIM_RANGE = (2, 10_000)
-COUNT_RANGE = (2, 1_000_000)
-EPS_RANGE = (0.0, 1.0)
+from superpos import metrics
 
 # Work is counted in multiply-add equivalents: a dot product in R^d costs d, plus a fixed
 # overhead per Gram-matrix entry for the element-wise steps around it. Budgets below are
@@ -36,50 +32,10 @@ EPS_RANGE = (0.0, 1.0)
 # The all-pairs cosine pass (masking, binning); above its budget a random sample is used.
 PAIR_OVERHEAD = 500
 ALL_PAIRS_BUDGET = 2e10
-# Packings: per candidate-vector pair (greedy) and per pair and gradient step (optimiser).
-GREEDY_OVERHEAD = 16
-RELAX_OVERHEAD = 64
-PACKING_BUDGET = 3e9
-# Largest block of a Gram matrix held at once, and largest packing (float64: 32 MB each).
-# A greedy batch of GREEDY_BATCH candidates meets at most MAX_PACKING_VECTORS kept ones, and
-# the optimiser's Gram matrix has at most BLOCK_ENTRIES entries, so both stay within it.
+# Largest block of a Gram matrix held at once (float64: 32 MB).
 BLOCK_ENTRIES = 2**22
-PACKING_MAX_ENTRIES = 2**22
-GREEDY_BATCH = 256
-MAX_PACKING_VECTORS = BLOCK_ENTRIES // GREEDY_BATCH
 
 HISTOGRAM_BINS = 60
-
-# Most equiangular lines in R^d and their common |cos| (Lemmens & Seidel 1973; Greaves et al.).
-EQUIANGULAR_LINES = {
-    2: 3, 3: 6, 4: 6, 5: 10, 6: 16, 7: 28, 8: 28, 9: 28, 10: 28,
-    11: 28, 12: 28, 13: 28, 14: 28, 15: 36, 16: 40, 17: 48,
-}  # fmt: skip
-EQUIANGULAR_COSINE = {2: 1 / 2, 3: 1 / math.sqrt(5)} | dict.fromkeys(range(4, 15), 1 / 3)
-EQUIANGULAR_COSINE |= dict.fromkeys(range(15, 18), 1 / 5)
-
-
-def validate_jl_arguments(dim, count, eps) -> None:
-    """Raise ValueError (one line, naming the command-line flag) unless all are in range.
-
-    dim: integer in DIM_RANGE; count: integer in COUNT_RANGE; eps: number in (0, 1).
-    """
-    _check_integer("--dim", dim, *DIM_RANGE)
-    _check_integer("--count", count, *COUNT_RANGE)
-    low, high = EPS_RANGE
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
-        raise ValueError(f"--eps={eps!r} must be a number in the open interval ({low:g}, {high:g})")
-    if not math.isfinite(eps) or not low < eps < high:
-        raise ValueError(f"--eps={eps!r} is out of range: allowed ({low:g}, {high:g}), exclusive")
-
-
-def _check_integer(flag: str, value, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{flag}={value!r} must be an integer in [{low}, {high}]")
-    if not math.isfinite(value) or not float(value).is_integer():
-        raise ValueError(f"{flag}={value!r} must be an integer in [{low}, {high}]")
-    if not low <= value <= high:
-        raise ValueError(f"{flag}={value!r} is out of range: allowed [{low}, {high}]")
 
 
 # --- Random unit vectors and their cosines ---------------------------------------------
@@ -262,195 +218,6 @@ def jl_min_dim(count, eps):
     return dims if dims.ndim else int(dims)
 
 
-def packing_lower_bound(dim, eps):
-    """exp(d eps^2 / 4): so many unit vectors with all |cos| < eps exist in R^d (at least)."""
-    return np.exp(np.asarray(dim, dtype=float) * eps**2 / 4)
-
-
-def equiangular_table(eps: float) -> dict[str, np.ndarray]:
-    """The most equiangular lines in R^d, d = 2..17: columns dim, lines, cosine, fits.
-
-    fits: the common |cos| is <= eps, so the set is itself a packing at this eps.
-    """
-    dims = np.array(sorted(EQUIANGULAR_LINES))
-    cosine = np.array([EQUIANGULAR_COSINE[d] for d in dims])
-    return {
-        "dim": dims,
-        "lines": np.array([EQUIANGULAR_LINES[d] for d in dims]),
-        "cosine": cosine,
-        "fits": cosine <= eps,
-    }
-
-
-# --- Packings: many vectors with all |cos| <= eps ----------------------------------------
-
-
-@dataclass(frozen=True)
-class Packing:
-    """Unit vectors (rows) whose pairwise |cos| are all <= eps.
-
-    complete is False when the search stopped at its vector cap or work budget rather than
-    because no more vectors could be fitted: the count is then only what the budget allowed.
-    """
-
-    vectors: np.ndarray
-    complete: bool
-    work: float
-
-    @property
-    def count(self) -> int:
-        return len(self.vectors)
-
-
-def max_packing_vectors(dim: int) -> int:
-    """The vector cap of a packing in R^dim, from the memory budgets above."""
-    return max(2, min(MAX_PACKING_VECTORS, PACKING_MAX_ENTRIES // dim))
-
-
-def greedy_packing(
-    dim: int,
-    eps: float,
-    seed: int = 0,
-    max_vectors: int | None = None,
-    patience: int = 1000,
-    work_budget: float = PACKING_BUDGET,
-    batch: int = GREEDY_BATCH,
-) -> Packing:
-    """Random greedy packing: keep each random unit vector whose |cos| to all kept ones <= eps.
-
-    Candidates come in batches; the search is complete once `patience` candidates in a row
-    (counted at the end of a batch) were rejected, i.e. once a random direction fits with
-    probability below about 1/patience. It also stops at max_vectors or the work budget.
-    """
-    rng = np.random.default_rng(seed)
-    max_vectors = max_packing_vectors(dim) if max_vectors is None else max_vectors
-    kept = np.empty((0, dim))
-    rejections_in_a_row = 0
-    work = 0.0
-    while len(kept) < max_vectors and rejections_in_a_row < patience and work < work_budget:
-        candidates = random_unit_vectors(batch, dim, rng)
-        fits_kept = np.all(np.abs(candidates @ kept.T) <= eps, axis=1)
-        clashes = np.abs(candidates @ candidates.T) > eps
-        work += batch * (len(kept) + batch) * (dim + GREEDY_OVERHEAD)
-        accepted: list[int] = []
-        for i in np.flatnonzero(fits_kept):
-            if not clashes[i, accepted].any():
-                accepted.append(i)
-                if len(kept) + len(accepted) == max_vectors:
-                    break
-        rejections_in_a_row = batch - 1 - accepted[-1] if accepted else rejections_in_a_row + batch
-        kept = np.vstack([kept, candidates[accepted]])
-    return Packing(kept, complete=rejections_in_a_row >= patience, work=work)
-
-
-def _relax(
-    vectors: np.ndarray, eps: float, steps: int, learning_rate: float = 0.5, target_fraction: float = 0.97
-) -> tuple[np.ndarray | None, int]:
-    """Gradient descent on L = 1/2 sum_{i != j} max(|c_ij| - tau, 0)^2, tau = target_fraction eps.
-
-    Step: v_i <- v_i - lr sum_j sign(c_ij) max(|c_ij| - tau, 0) v_j, then renormalise rows.
-    Returns (the vectors, once all |c_ij| <= eps, else None) and the steps taken.
-    """
-    target = target_fraction * eps
-    for step in range(steps + 1):
-        cosines = vectors @ vectors.T
-        np.fill_diagonal(cosines, 0.0)
-        if np.abs(cosines).max() <= eps:
-            return vectors, step
-        if step == steps:
-            break
-        excess = np.sign(cosines) * np.maximum(np.abs(cosines) - target, 0.0)
-        vectors = vectors - learning_rate * (excess @ vectors)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return None, steps
-
-
-def optimised_packing(
-    dim: int,
-    eps: float,
-    seed: int = 0,
-    max_vectors: int | None = None,
-    work_budget: float = PACKING_BUDGET,
-    start: Packing | None = None,
-    steps: int = 200,
-    growth: float = 0.1,
-    pool: int = 32,
-) -> Packing:
-    """Grow a packing by gradient descent on the cosines above eps, from `start` or greedy.
-
-    The greedy start gets half the work budget. Each round adds max(1, growth * count) new
-    vectors, each the least clashing of `pool` random candidates, and relaxes the set
-    (_relax) for at most `steps` steps. On failure it retries with half as many new vectors;
-    it is complete when even one cannot be fitted.
-    A step costs count^2 (2 dim + RELAX_OVERHEAD), charged to the work budget; the set's Gram
-    matrix must fit BLOCK_ENTRIES, so the optimiser grows no set beyond sqrt(BLOCK_ENTRIES).
-    """
-    max_vectors = max_packing_vectors(dim) if max_vectors is None else max_vectors
-    if start is None:
-        start = greedy_packing(dim, eps, seed=seed, max_vectors=max_vectors, work_budget=work_budget / 2)
-    max_vectors = min(max_vectors, math.isqrt(BLOCK_ENTRIES))
-    rng = np.random.default_rng([seed, 1])  # a stream apart from the greedy start's
-    vectors = start.vectors
-    work = start.work
-    adding = max(1, int(growth * len(vectors)))
-    while len(vectors) < max_vectors and work < work_budget:
-        adding = min(adding, max_vectors - len(vectors))
-        candidates = random_unit_vectors(adding * pool, dim, rng)
-        clash = np.abs(candidates @ vectors.T).max(axis=1, initial=0.0)
-        trial = np.vstack([vectors, candidates[np.argsort(clash)[:adding]]])
-        relaxed, steps_taken = _relax(trial, eps, steps)
-        work += len(trial) ** 2 * (2 * dim + RELAX_OVERHEAD) * max(steps_taken, 1)
-        if relaxed is not None:
-            vectors = relaxed
-            adding = max(adding, int(growth * len(vectors)))
-        elif adding > 1:
-            adding //= 2
-        else:
-            return Packing(vectors, complete=True, work=work)
-    return Packing(vectors, complete=False, work=work)
-
-
-def packing_sweep(
-    dims, eps: float, seed: int = 0, max_vectors: int = 1000, work_budget: float = 1e9
-) -> dict[str, np.ndarray]:
-    """Greedy and optimised packing counts at one eps over increasing dimensions.
-
-    Stops after the first dimension whose greedy packing reaches max_vectors. The optimiser
-    shares work_budget across dimensions (smallest first); dimensions it no longer reaches
-    get NaN. Columns: dim, greedy, greedy_complete, optimised, optimised_complete, lower_bound.
-    """
-    rows = []
-    budget_left = work_budget
-    for dim in dims:
-        greedy = greedy_packing(dim, eps, seed=seed, max_vectors=max_vectors)
-        optimised = None
-        if budget_left > 0:
-            optimised = optimised_packing(
-                dim, eps, seed=seed, max_vectors=max_vectors, work_budget=greedy.work + budget_left, start=greedy
-            )
-            budget_left -= optimised.work - greedy.work
-        rows.append(
-            (
-                dim,
-                greedy.count,
-                greedy.complete,
-                np.nan if optimised is None else optimised.count,
-                optimised is not None and optimised.complete,
-            )
-        )
-        if greedy.count >= max_vectors:
-            break
-    dim, greedy, greedy_complete, optimised, optimised_complete = map(np.array, zip(*rows, strict=True))
-    return {
-        "dim": dim,
-        "greedy": greedy,
-        "greedy_complete": greedy_complete,
-        "optimised": optimised,
-        "optimised_complete": optimised_complete,
-        "lower_bound": packing_lower_bound(dim, eps),
-    }
-
-
 # --- Max |cos| against N -------------------------------------------------------------------
 
 
@@ -553,18 +320,9 @@ def jl_min_dim_curves(counts, eps_values) -> dict[str, np.ndarray]:
 # --- Back to the model ---------------------------------------------------------------------
 
 
-def represented_features(weights: np.ndarray, min_norm_fraction: float = 0.1) -> np.ndarray:
-    """Mask of the columns of W (m hidden x n features) with norm > min_norm_fraction * max."""
-    norms = np.linalg.norm(weights, axis=0)
-    return norms > min_norm_fraction * norms.max(initial=0.0)
-
-
-def column_cosines(weights: np.ndarray, min_norm_fraction: float = 0.1) -> np.ndarray:
-    """Cosines between all pairs of represented feature directions (columns) of W.
-
-    Near-zero columns (dropped features, see represented_features) are skipped.
-    """
-    return pairwise_cosines(weights[:, represented_features(weights, min_norm_fraction)].T)
+def column_cosines(weights: np.ndarray) -> np.ndarray:
+    """Cosines between all pairs of represented feature directions (columns) of W (metrics.represented)."""
+    return pairwise_cosines(weights[:, metrics.represented(weights)].T)
 
 
 @dataclass(frozen=True)
@@ -590,7 +348,7 @@ def compare_with_random(
     dimensions as W has rows. None when fewer than two features are represented.
     """
     cosines = column_cosines(weights)
-    dim, features_used = weights.shape[0], int(represented_features(weights).sum())
+    dim, features_used = weights.shape[0], int(metrics.represented(weights).sum())
     if features_used < 2:
         return None
     rng = np.random.default_rng(seed)
@@ -610,47 +368,3 @@ def compare_with_random(
         random_max_abs=np.abs(random_cosines).max(axis=1),
         welch_bound=welch_bound(features_used, dim),
     )
-
-
-# --- Command line summary ------------------------------------------------------------------
-
-
-def jl_summary(dim, count, eps, seed: int = 0) -> dict:
-    """Cosine statistics of `count` random unit vectors in R^dim, JL dimension and a packing.
-
-    Keys: dim, count, eps, cos_mean, cos_var, max_abs_cos, welch_bound, jl_min_dim
-    (for `count` points at distortion eps), packing_count (unit vectors found in R^dim with
-    all |cos| <= eps, optimised_packing), and: exact (all pairs used), pairs_sampled,
-    pairs_total, packing_complete (False: the search stopped at its budget) and a note.
-    Plain JSON-serialisable values. Raises ValueError as validate_jl_arguments.
-    """
-    validate_jl_arguments(dim, count, eps)
-    dim, count, eps = int(dim), int(count), float(eps)
-    stats = cosine_statistics(count, dim, seed=seed)
-    packing = optimised_packing(dim, eps, seed=seed)
-    if stats.exact:
-        note = f"statistics over all {stats.pairs_total} pairs"
-    else:
-        note = (
-            f"cos_mean and cos_var estimated from all {stats.pairs_used} pairs of a random "
-            f"{stats.vectors_used} of the {count} vectors; max_abs_cos is the median maximum "
-            "predicted by the exact cosine distribution"
-        )
-    if not packing.complete:
-        note += "; the packing search stopped at its size or work budget (more vectors may fit)"
-    return {
-        "dim": dim,
-        "count": count,
-        "eps": eps,
-        "cos_mean": stats.mean,
-        "cos_var": stats.var,
-        "max_abs_cos": stats.max_abs,
-        "welch_bound": welch_bound(count, dim),
-        "jl_min_dim": jl_min_dim(count, eps),
-        "packing_count": packing.count,
-        "exact": stats.exact,
-        "pairs_sampled": stats.pairs_used,
-        "pairs_total": stats.pairs_total,
-        "packing_complete": packing.complete,
-        "note": note,
-    }

@@ -1,7 +1,7 @@
 """Geometry and polysemanticity of a trained W (numpy; m x n, column W_i is feature i).
 
 With hat W_i = W_i / (1e-5 + ||W_i||) (Elhage et al. 2022):
-- feature norm ||W_i||: ~1 represented, ~0 dropped;
+- feature norm ||W_i||: ~1 represented, ~0 dropped; represented means ||W_i|| >= REPRESENTED_NORM;
 - superposition (interference) sum_{j != i} (hat W_i . W_j)^2: 0 = a direction of its own;
 - dimensionality D_i = ||W_i||^2 / sum_j (hat W_i . W_j)^2: 1 dedicated, 1/2 antipodal
   pair, 2/5 pentagon, 2/k for a k-gon in 2-D;
@@ -14,6 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 NORM_EPS = 1e-5
+# ||W_i|| at least this: feature i is represented (trained norms sit near 1 or near 0). Above
+# 1/sqrt(2), so that a unit-norm W in 2 features and 1 dimension, ||W_1||^2 + ||W_2||^2 = 1, never
+# shows both features represented (superpos.experiments.classify_phases relies on it).
+REPRESENTED_NORM = 0.75
 DEAD_WEIGHT = 1e-3  # a neuron whose largest counted weight is below this is dead
 ACTIVATION_THRESHOLD = 0.5  # count-based score: one-hot inputs driving W_ki above this
 
@@ -21,6 +25,11 @@ ACTIVATION_THRESHOLD = 0.5  # count-based score: one-hot inputs driving W_ki abo
 def feature_norms(weights: np.ndarray) -> np.ndarray:
     """||W_i|| for every feature (column)."""
     return np.linalg.norm(weights, axis=-2)
+
+
+def represented(weights: np.ndarray) -> np.ndarray:
+    """Mask of the represented features: ||W_i|| >= REPRESENTED_NORM."""
+    return feature_norms(weights) >= REPRESENTED_NORM
 
 
 def overlaps(weights: np.ndarray) -> np.ndarray:

@@ -17,8 +17,6 @@ from superpos import metrics
 from superpos.evaluate import feature_errors, heldout_loss, random_rotation, rotate_hidden
 from superpos.train import TrainResult
 
-STORED_NORM = 0.5  # ||W_i|| above this counts as stored (~1 represented, ~0 dropped)
-
 
 def neuron_table(weights: np.ndarray, model: str = "neuron") -> pd.DataFrame:
     """One row per hidden unit of W (m, n), most polysemantic first, dead units last.
@@ -50,7 +48,7 @@ def sparsity_summary(result: TrainResult) -> pd.DataFrame:
 
     Columns: sparsity S, feature_probability p = 1 - S, mean_polysemanticity (mean PR_k over
     units that are not dead; NaN if all are), polysemantic_fraction and dead_fraction (of all
-    m units), features_stored (||W_i|| > STORED_NORM), and expected_polysemantic_fraction:
+    m units), features_stored (represented, metrics.represented), and expected_polysemantic_fraction:
     Lecomte et al.'s n^2 / (4 m) collisions as a fraction of m, where it applies (every
     feature stored and n^2 / (4 m) <= m, i.e. n features actually landing in m neurons),
     else NaN.
@@ -60,7 +58,7 @@ def sparsity_summary(result: TrainResult) -> pd.DataFrame:
     alive = (scores > 0).sum(axis=-1)
     mean_score = np.divide(scores.sum(axis=-1), alive, out=np.full(len(scores), np.nan), where=alive > 0)
     n_hidden, n_features = result.weights.shape[-2:]
-    stored = (metrics.feature_norms(result.weights) > STORED_NORM).sum(axis=-1)
+    stored = metrics.represented(result.weights).sum(axis=-1)
     collisions = metrics.expected_collisions(n_features, n_hidden)
     applies = (stored == n_features) & (collisions <= n_hidden)
     return pd.DataFrame(
@@ -105,7 +103,7 @@ def rotation_comparison(results: list[TrainResult], seed: int = 0) -> tuple[pd.D
 def feature_costs(result: TrainResult, instance: int = 0) -> pd.DataFrame:
     """Per feature of one trained instance: what it costs and what it suffers.
 
-    Columns: feature i, importance I_i, probability p_i, norm ||W_i||, stored (norm > STORED_NORM), and
+    Columns: feature i, importance I_i, probability p_i, norm ||W_i||, stored (represented, metrics.represented), and
     - error I_i E[(x_i - x'_i)^2] and loss_share = error_i / sum_j error_j;
     - error_if_dropped = I_i p_i / 3 (x'_i = 0, and E[x_i^2] = p_i / 3 for x_i ~ U[0, 1] w.p. p_i);
     - fraction_of_drop_cost = error / error_if_dropped: 0 = stored for free, 1 = as bad as
@@ -131,7 +129,7 @@ def feature_costs(result: TrainResult, instance: int = 0) -> pd.DataFrame:
             "importance": importance,
             "probability": probability,
             "norm": norms,
-            "stored": norms > STORED_NORM,
+            "stored": metrics.represented(weights),
             "error": errors,
             "loss_share": errors / max(errors.sum(), np.finfo(float).tiny),
             "error_if_dropped": error_if_dropped,

@@ -8,10 +8,23 @@ instead, so a CI machine that lost its browser cannot pass silently.
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
 from tests import browser
+
+
+@pytest.fixture(autouse=True)
+def fresh_streamlit_caches():
+    """Every test starts with Streamlit's caches empty, so no test depends on which ran before it.
+    (Only when Streamlit is loaded: the engine's tests never import it.)"""
+    if "streamlit" in sys.modules:
+        import streamlit as st
+
+        st.cache_data.clear()
+        st.cache_resource.clear()
+    yield
 
 
 def require_browser() -> None:

@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
+from superpos import experiments
 from superpos.config import INTEGER_FIELDS, Config
 from views import VIEW_NAMES, controls
 
@@ -232,11 +233,12 @@ def test_each_view_opens_and_draws(view):
         assert len(frames) == frames["frame"].nunique() * n
     if view == "Sparsity sweep":
         sweep = table_with(app, "inverse_density", "dimensionality")
-        assert len(sweep) == 10 * n
+        assert len(sweep) == len(experiments.INTRO_SPARSITIES) * n
         np.testing.assert_allclose(sweep["inverse_density"], 1 / (1 - sweep["sparsity"]))
     if view == "Phase diagram":
         cells = table_with(app, "density", "relative_importance", "phase")
-        assert len(cells) == 121 and cells["phase"].nunique() == 3
+        assert len(cells) == experiments.PHASE_DENSITIES.size * experiments.PHASE_IMPORTANCES.size
+        assert cells["phase"].nunique() == 3
     if view == "Loss":
         assert len(table_with(app, "step", "loss")) > 10
         assert len(app.metric) == 3

@@ -1,10 +1,12 @@
 """The app in a real browser: `streamlit run` on loopback, driven by Playwright in Chromium.
 
-Also writes docs/screenshots/<view>.png, one per view, which the README shows.
+Also screenshots every view: into docs/screenshots/<view>.png, which the README shows, when the
+environment variable SUPERPOS_SCREENSHOTS=docs asks for it, else into a temporary directory.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -14,7 +16,7 @@ from tests import browser
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = browser.REPO_ROOT / "docs" / "screenshots"
+DOCS_SCREENSHOTS = browser.REPO_ROOT / "docs" / "screenshots"
 TALLEST_SCREENSHOT = 4200  # px; taller views are cut there
 SUMMARY = "features represented"  # in the Embedding view's caption, which names n, m and ||W||_F^2
 # Wall-clock training times (views.engine.timing_area): hidden in the screenshots, which would
@@ -52,7 +54,13 @@ def open_view(page, view: str) -> None:
     browser.wait_for_charts(page)
 
 
-def save_full_screenshot(page, view: str) -> None:
+@pytest.fixture
+def screenshots(tmp_path):
+    """Where the screenshots go: docs/screenshots/ only when SUPERPOS_SCREENSHOTS=docs."""
+    return DOCS_SCREENSHOTS if os.environ.get("SUPERPOS_SCREENSHOTS") == "docs" else tmp_path
+
+
+def save_full_screenshot(page, view: str, folder) -> None:
     """The whole view: the app scrolls inside its main block, not the document, so the viewport
     grows to the block's height for the picture (and the charts redraw at that size first)."""
     height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
@@ -60,7 +68,7 @@ def save_full_screenshot(page, view: str) -> None:
         {**browser.VIEWPORT, "height": max(browser.VIEWPORT["height"], min(height, TALLEST_SCREENSHOT))}
     )
     browser.charts_drawn_since(page, browser.now(page))
-    page.screenshot(path=SCREENSHOTS / f"{screenshot_name(view)}.png", style=f"{TIMES} {{ opacity: 0 !important; }}")
+    page.screenshot(path=folder / f"{screenshot_name(view)}.png", style=f"{TIMES} {{ opacity: 0 !important; }}")
     page.set_viewport_size(browser.VIEWPORT)
 
 
@@ -89,8 +97,8 @@ def test_a_slider_moved_with_the_keyboard_retrains_and_lands_in_the_url(app_serv
     assert summary_text(page) != before  # a new model, so a new ||W||_F^2
 
 
-def test_every_view_draws_its_charts_and_is_screenshotted(app_server, new_page):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def test_every_view_draws_its_charts_and_is_screenshotted(app_server, new_page, screenshots):
+    screenshots.mkdir(parents=True, exist_ok=True)
     page = new_page()
     browser.open_app(page, app_server.url)
     tabs = page.get_by_role("tab").all_inner_texts()
@@ -106,8 +114,8 @@ def test_every_view_draws_its_charts_and_is_screenshotted(app_server, new_page):
         assert times.count() == (view in VIEWS_WITH_TIMES), view
         if times.count():
             assert re.search(r"\d s\b", times.inner_text()), view
-        save_full_screenshot(page, view)
-    assert {path.stem for path in SCREENSHOTS.glob("*.png")} >= {screenshot_name(view) for view in browser.VIEWS}
+        save_full_screenshot(page, view, screenshots)
+    assert {path.stem for path in screenshots.glob("*.png")} >= {screenshot_name(view) for view in browser.VIEWS}
 
 
 def test_a_copied_link_restores_the_settings_in_a_new_page(app_server, new_page):

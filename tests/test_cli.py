@@ -1,4 +1,4 @@
-"""The command line through a real subprocess: JSON fields, consistency, bad input."""
+"""The command line, through a real subprocess and in process: JSON fields, consistency, errors."""
 
 import json
 import subprocess
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import superpos
-from superpos import metrics
+from superpos import cli, jl, metrics
+from superpos.train import TrainingDiverged
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_FIELDS = {
@@ -91,3 +92,101 @@ def test_bad_input_exits_2_with_one_line(arguments, named):
     assert len(lines) == 1, completed.stderr
     assert named in lines[0]
     assert "Traceback" not in completed.stderr
+
+
+# --- cli.main in process: which errors become one line and status 2 ------------------------
+
+
+def test_a_diverged_training_is_one_line_and_status_2(monkeypatch, capsys):
+    def diverge(*arguments, **keywords):
+        raise TrainingDiverged(7)
+
+    monkeypatch.setattr(cli, "train", diverge)
+    assert cli.main(["train", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip().splitlines() == [f"superpos: error: {TrainingDiverged(7)}"]
+
+
+def test_a_setting_out_of_range_names_its_flag(capsys):
+    assert cli.main(["train", "--importance-decay", "-1"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("superpos: error: --importance-decay: ")
+
+
+def test_an_unexpected_error_is_not_hidden(monkeypatch):
+    """A bug (here a ValueError from inside the trainer) keeps its traceback: main does not catch it."""
+
+    def broken(*arguments, **keywords):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(cli, "train", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        cli.main(["train"])
+
+
+def test_an_unexpected_error_exits_non_zero_with_its_traceback():
+    code = "import superpos.cli as c; c.train = lambda *a, **k: 1 / 0; c.main(['train'])"
+    completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.returncode != 0
+    assert "Traceback" in completed.stderr and "ZeroDivisionError" in completed.stderr
+
+
+# --- jl -------------------------------------------------------------------------------------
+
+
+SUMMARY_KEYS = {"dim", "count", "eps", "cos_mean", "cos_var", "max_abs_cos", "welch_bound", "jl_min_dim",
+                "packing_count"}  # fmt: skip
+
+
+def test_small_jl_summary_is_exact_and_json_serialisable():
+    dim, count, eps = 8, 500, 0.3
+    summary = cli.jl_summary(dim, count, eps)
+    assert summary.keys() >= SUMMARY_KEYS
+    assert summary["exact"] and summary["pairs_sampled"] == summary["pairs_total"] == count * (count - 1) // 2
+    assert summary["max_abs_cos"] >= summary["welch_bound"]
+    assert summary["jl_min_dim"] == jl.jl_min_dim(count, eps)
+    assert summary["packing_count"] > dim and summary["packing_complete"]
+    assert json.loads(json.dumps(summary)) == summary
+
+
+def test_million_vector_jl_summary_is_sampled():
+    dim, count = 10, 10**6
+    summary = cli.jl_summary(dim, count, 0.1)
+    assert not summary["exact"]
+    assert summary["pairs_total"] == count * (count - 1) // 2 > summary["pairs_sampled"]
+    assert f"of the {count} vectors" in summary["note"]  # says the statistics come from a sample
+    assert summary["cos_var"] == pytest.approx(1 / dim, rel=0.02)
+    assert summary["max_abs_cos"] == pytest.approx(float(jl.expected_max_abs_cos(count, dim)))
+
+
+DIM_LOW, DIM_HIGH = cli.JL_RANGES["--dim"]
+COUNT_LOW, COUNT_HIGH = cli.JL_RANGES["--count"]
+
+
+@pytest.mark.parametrize(
+    ("dim", "count", "eps", "named"),
+    [
+        (DIM_LOW - 1, 100, 0.1, "--dim"),
+        (DIM_HIGH + 1, 100, 0.1, "--dim"),
+        ("2.5", 100, 0.1, "--dim"),
+        (20, COUNT_LOW - 1, 0.1, "--count"),
+        (20, COUNT_HIGH + 1, 0.1, "--count"),
+        (20, "nan", 0.1, "--count"),
+        (20, 100, 0, "--eps"),
+        (20, 100, 1, "--eps"),
+        (20, 100, "nan", "--eps"),
+        (20, 100, "inf", "--eps"),
+    ],
+)
+def test_bad_jl_arguments_are_one_line_naming_their_flag(dim, count, eps, named, capsys):
+    assert cli.main(["jl", "--dim", str(dim), "--count", str(count), "--eps", str(eps)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.strip().splitlines()
+    assert named in line
+
+
+def test_jl_accepts_the_ends_of_its_ranges():
+    cli.check_jl_arguments(DIM_LOW, COUNT_LOW, 1e-9)
+    cli.check_jl_arguments(DIM_HIGH, COUNT_HIGH, 0.999)

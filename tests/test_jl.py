@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from superpos import jl
+from superpos import jl, packing
 
 REPO_ROOT = str(Path(__file__).resolve().parents[1])
 
@@ -20,19 +19,22 @@ REPO_ROOT = str(Path(__file__).resolve().parents[1])
 # --- Formulas against known values ---------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("count", "eps", "expected"),
-    [(1e6, 0.5, 663), (1e6, 0.1, 11841), (1e6, 0.01, 1112658), (1000, 0.1, 5920), (1000, 0.5, 331),
-     (100, 0.1, 3947), (100, 0.5, 221)],
-)  # fmt: skip
-def test_jl_min_dim_matches_scikit_learn_values(count, eps, expected):
-    assert jl.jl_min_dim(count, eps) == expected
+def scikit_learn_min_dim(count: float, eps: float) -> int:
+    """scikit-learn's johnson_lindenstrauss_min_dim, written out: int(4 ln N / (eps^2/2 - eps^3/3))."""
+    return int(4 * math.log(count) / (eps**2 / 2 - eps**3 / 3))
+
+
+@pytest.mark.parametrize(("count", "eps"), [(1e6, 0.5), (1e6, 0.1), (1e6, 0.01), (1000, 0.1), (100, 0.5)])
+def test_jl_min_dim_matches_scikit_learns_formula(count, eps):
+    assert jl.jl_min_dim(count, eps) == scikit_learn_min_dim(count, eps)
     assert isinstance(jl.jl_min_dim(count, eps), int)
 
 
-def test_jl_min_dim_is_vectorised():
-    dims = jl.jl_min_dim(np.array([100, 1000, 1e6]), 0.5)
-    np.testing.assert_array_equal(dims, [221, 331, 663])
+def test_jl_min_dim_is_vectorised_and_grows_with_count():
+    counts = [100, 1000, 1e6]
+    dims = jl.jl_min_dim(np.array(counts), 0.5)
+    np.testing.assert_array_equal(dims, [scikit_learn_min_dim(count, 0.5) for count in counts])
+    assert (np.diff(dims) > 0).all()
 
 
 @pytest.mark.parametrize(
@@ -75,7 +77,7 @@ def test_expected_max_abs_cos_matches_monte_carlo_references(dim, reference):
 
 
 def test_equiangular_table_matches_known_maxima():
-    table = jl.equiangular_table(eps=0.34)
+    table = packing.equiangular_table(eps=0.34)
     lines = dict(zip(table["dim"].tolist(), table["lines"].tolist(), strict=True))
     assert lines == {2: 3, 3: 6, 4: 6, 5: 10, 6: 16, **dict.fromkeys(range(7, 15), 28), 15: 36, 16: 40, 17: 48}
     assert table["fits"].tolist() == [d >= 4 for d in table["dim"]]  # |cos| 1/3 and 1/5 are <= 0.34
@@ -135,8 +137,8 @@ def assert_is_packing(vectors: np.ndarray, eps: float) -> None:
 
 
 def test_packing_count_exceeds_dimension_at_eps_0_3_in_20_dimensions():
-    greedy = jl.greedy_packing(20, 0.3, seed=0)
-    optimised = jl.optimised_packing(20, 0.3, seed=0, start=greedy, work_budget=greedy.work + 1e9)
+    greedy = packing.greedy_packing(20, 0.3, seed=0)
+    optimised = packing.optimised_packing(20, 0.3, seed=0, start=greedy, work_budget=greedy.work + 1e9)
     assert greedy.count > 20
     assert optimised.count > 2 * greedy.count
     assert_is_packing(greedy.vectors, 0.3)
@@ -145,18 +147,18 @@ def test_packing_count_exceeds_dimension_at_eps_0_3_in_20_dimensions():
 
 @pytest.mark.parametrize(("dim", "eps", "best"), [(2, 0.5, 3), (3, 0.46, 6)])
 def test_optimised_packing_finds_the_known_optimum_in_low_dimensions(dim, eps, best):
-    packing = jl.optimised_packing(dim, eps, seed=0)
-    assert packing.count == best and packing.complete
-    assert_is_packing(packing.vectors, eps)
+    found = packing.optimised_packing(dim, eps, seed=0)
+    assert found.count == best and found.complete
+    assert_is_packing(found.vectors, eps)
 
 
 def test_greedy_packing_stops_at_its_vector_cap():
-    packing = jl.greedy_packing(200, 0.5, max_vectors=50)
-    assert packing.count == 50 and not packing.complete
+    found = packing.greedy_packing(200, 0.5, max_vectors=50)
+    assert found.count == 50 and not found.complete
 
 
 def test_packing_sweep_grows_faster_than_linearly():
-    sweep = jl.packing_sweep((4, 8, 16, 32), 0.5, max_vectors=400, work_budget=1e8)
+    sweep = packing.packing_sweep((4, 8, 16, 32), 0.5, max_vectors=400, work_budget=1e8)
     assert np.all(np.diff(sweep["greedy"]) > 0)
     assert sweep["greedy"][-1] / sweep["greedy"][-2] > 3  # doubling d more than triples the count
     assert np.all(sweep["greedy"] >= np.floor(sweep["lower_bound"]))
@@ -195,69 +197,6 @@ def test_trained_pentagon_packs_better_than_random_vectors():
 
 def test_compare_with_random_needs_two_features():
     assert jl.compare_with_random(np.array([[1.0, 0.0], [0.0, 0.0]])) is None
-
-
-# --- Command line path ---------------------------------------------------------------------
-
-
-SUMMARY_KEYS = {"dim", "count", "eps", "cos_mean", "cos_var", "max_abs_cos", "welch_bound", "jl_min_dim",
-                "packing_count"}  # fmt: skip
-
-
-def test_small_summary_is_exact_and_json_serialisable():
-    summary = jl.jl_summary(8, 500, 0.3)
-    assert summary.keys() >= SUMMARY_KEYS
-    assert summary["exact"] and summary["pairs_sampled"] == summary["pairs_total"] == 500 * 499 // 2
-    assert summary["max_abs_cos"] >= summary["welch_bound"]
-    assert summary["jl_min_dim"] == jl.jl_min_dim(500, 0.3)
-    assert summary["packing_count"] > 8 and summary["packing_complete"]
-    assert json.loads(json.dumps(summary)) == summary
-
-
-def test_million_vector_summary_is_sampled_and_fast():
-    start = time.perf_counter()
-    summary = jl.jl_summary(10, 10**6, 0.1)
-    assert time.perf_counter() - start < 15
-    assert not summary["exact"]
-    assert summary["pairs_total"] == 10**6 * (10**6 - 1) // 2 > summary["pairs_sampled"]
-    assert "of the 1000000 vectors" in summary["note"]  # says the statistics come from a sample
-    assert summary["cos_var"] == pytest.approx(0.1, rel=0.02)
-    assert summary["max_abs_cos"] == pytest.approx(float(jl.expected_max_abs_cos(10**6, 10)))
-    json.dumps(summary)
-
-
-@pytest.mark.parametrize(
-    ("arguments", "flag"),
-    [
-        ((1, 100, 0.1), "--dim"),
-        ((10_001, 100, 0.1), "--dim"),
-        ((2.5, 100, 0.1), "--dim"),
-        (("20", 100, 0.1), "--dim"),
-        ((True, 100, 0.1), "--dim"),
-        ((20, 1, 0.1), "--count"),
-        ((20, 1_000_001, 0.1), "--count"),
-        ((20, float("nan"), 0.1), "--count"),
-        ((20, 100, 0.0), "--eps"),
-        ((20, 100, 1.0), "--eps"),
-        ((20, 100, float("nan")), "--eps"),
-        ((20, 100, float("inf")), "--eps"),
-        ((20, 100, "0.1"), "--eps"),
-    ],
-)
-def test_bad_arguments_name_their_flag(arguments, flag):
-    with pytest.raises(ValueError, match=flag) as error:
-        jl.validate_jl_arguments(*arguments)
-    message = str(error.value)
-    assert "\n" not in message
-    assert repr(arguments[["--dim", "--count", "--eps"].index(flag)]) in message
-    with pytest.raises(ValueError, match=flag):
-        jl.jl_summary(*arguments)
-
-
-def test_good_arguments_pass_validation():
-    jl.validate_jl_arguments(2, 2, 1e-9)
-    jl.validate_jl_arguments(10_000, 1_000_000, 0.999)
-    jl.validate_jl_arguments(np.int64(20), 20.0, np.float64(0.3))
 
 
 # --- The view, in isolation ----------------------------------------------------------------

@@ -113,7 +113,7 @@ def test_sparse_features_ride_along_almost_free():
     costs = neurons.feature_costs(result)
     assert costs["loss_share"].sum() == pytest.approx(1.0)
     assert costs["error"].mean() == pytest.approx(result.heldout[0], rel=1e-5)
-    stored = costs[costs["norm"] > neurons.STORED_NORM]
+    stored = costs[costs["stored"]]
     # The least important feature (I_9 = 0.075) may be dropped: its drop cost I p / 3 is tiny.
     assert len(stored) >= ARENA.n_features - 1
     assert stored["fraction_of_drop_cost"].median() < 0.25

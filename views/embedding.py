@@ -54,10 +54,11 @@ polygons snap into place late in training. Press play, or drag the slider.
 
 def summary(config: Config, weights) -> str:
     """One line: represented features, ||W||_F^2 and m / ||W||_F^2."""
-    represented = int((metrics.feature_norms(weights) > 0.5).sum())
+    represented = int(metrics.represented(weights).sum())
     frobenius = float((weights**2).sum())
     return (
-        f"{represented} of {config.n_features} features represented ($\\lVert W_i \\rVert > 0.5$) in "
+        f"{represented} of {config.n_features} features represented "
+        f"($\\lVert W_i \\rVert \\ge {metrics.REPRESENTED_NORM}$) in "
         f"$m = {config.n_hidden}$ dimensions · $\\lVert W \\rVert_F^2 = {frobenius:.2f}$ · "
         f"$m / \\lVert W \\rVert_F^2 = {config.n_hidden / max(frobenius, 1e-9):.2f}$ dimensions per feature"
     )

@@ -1,6 +1,6 @@
 """The "Near-orthogonality (JL)" view: why superposition is possible at all.
 
-Widgets -> superpos.jl -> superpos.charts.jl, both cached. No computation happens here.
+Widgets -> superpos.jl and superpos.packing -> superpos.charts.jl, both cached. No computation happens here.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import altair as alt
 import numpy as np
 import streamlit as st
 
-from superpos import jl
+from superpos import jl, packing
 from superpos.charts import jl as jl_charts
 from views.controls import NumberRange, view_link_warning
 
@@ -59,12 +59,14 @@ def max_abs_cos_chart(count: int, dim: int) -> alt.TopLevelMixin:
 
 @st.cache_data(**CACHE)
 def packing_sweep(eps: float) -> dict[str, np.ndarray]:
-    return jl.packing_sweep(PACKING_DIMS, eps, max_vectors=PACKING_SWEEP_MAX_VECTORS, work_budget=PACKING_SWEEP_BUDGET)
+    return packing.packing_sweep(
+        PACKING_DIMS, eps, max_vectors=PACKING_SWEEP_MAX_VECTORS, work_budget=PACKING_SWEEP_BUDGET
+    )
 
 
 @st.cache_data(**CACHE)
 def packing_chart(eps: float, dim: int) -> alt.TopLevelMixin:
-    return jl_charts.packing_chart(packing_sweep(eps), jl.equiangular_table(eps), eps, chosen_dim=dim)
+    return jl_charts.packing_chart(packing_sweep(eps), packing.equiangular_table(eps), eps, chosen_dim=dim)
 
 
 @st.cache_data(**CACHE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from superpos import experiments
+from superpos import experiments, metrics
 from superpos.charts.phase import phase_chart
 from superpos.config import Config
 from views import engine, export
@@ -29,7 +29,7 @@ Which solution wins flips abruptly as $p$ and $I_2$ change: a phase change, as i
 "Superposition as a Phase Change". The linear model has no superposition region, and neither has
 the neuron model: its one ReLU neuron $h = \mathrm{{ReLU}}(w_1 x_1 + w_2 x_2)$ is silent for a feature
 with a negative weight.
-A cell counts as represented when $\lVert W_2 \rVert > {experiments.REPRESENTED_NORM}$, and as
+A cell counts as represented when $\lVert W_2 \rVert \ge {metrics.REPRESENTED_NORM}$, and as
 superposition when $(\hat W_2 \cdot W_1)^2 > {experiments.SHARED_OVERLAP}$.
 """
 

@@ -13,6 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from superpos import metrics
 from superpos.config import MODEL_LABELS
 
 LEGEND_MAX_FEATURES = 20  # above this a feature legend is a wall of swatches: tooltips instead
@@ -208,7 +209,9 @@ def feature_cost_chart(costs: pd.DataFrame) -> alt.VConcatChart:
             x=alt.X("feature:O", title="feature i", axis=alt.Axis(labelAngle=0, labelOverlap=True)),
             color=feature_color(len(costs)),
             opacity=alt.Opacity(
-                "stored:N", scale=alt.Scale(domain=[True, False], range=[1.0, 0.35]), title="stored (||W_i|| > 0.5)"
+                "stored:N",
+                scale=alt.Scale(domain=[True, False], range=[1.0, 0.35]),
+                title=f"stored (||W_i|| ≥ {metrics.REPRESENTED_NORM})",
             ),
             tooltip=tooltip,
         )
