@@ -5,7 +5,7 @@ analysis on hand-built and trained weights."""
 import numpy as np
 import torch
 
-from superpos import absolute
+from superpos import absolute, computation
 from superpos.data import sample_features, zero_input_probability
 from superpos.evaluate import heldout_loss
 from superpos.models import forward
@@ -112,3 +112,71 @@ def test_training_is_deterministic_and_returns_w1_and_w2():
         "abs", first.weights, first.bias, first.probability, first.importance, output_weights=first.output_weights
     )
     np.testing.assert_allclose(first.heldout, heldout)
+
+
+# The per-neuron analysis on hand-built weights.
+PAIRS_FIRST = np.array([[1.0, 0, 0], [-1.0, 0, 0], [0, 2.0, 0], [0, -2.0, 0], [0, 0, 0.5], [0, 0, -0.5]])
+PAIRS_SECOND = np.abs(PAIRS_FIRST).T  # each neuron writes back to its own feature
+
+
+def test_three_relu_pairs_are_six_monosemantic_neurons():
+    table = computation.neuron_table(PAIRS_FIRST, PAIRS_SECOND)
+    assert (table["label"] == "monosemantic").all()
+    np.testing.assert_allclose(table["polysemanticity"], 1.0)
+    # Sorted by the feature served, ReLU(x) before ReLU(-x).
+    assert table["feature"].tolist() == [0, 0, 1, 1, 2, 2]
+    assert table["sign"].tolist() == [1, -1, 1, -1, 1, -1]
+    pairs = computation.feature_pairs(PAIRS_FIRST, PAIRS_SECOND)
+    assert pairs["has_pair"].all()
+    assert pairs["relu_plus"].tolist() == [0, 2, 4] and pairs["relu_minus"].tolist() == [1, 3, 5]
+    np.testing.assert_allclose(np.abs(computation.normalised_inputs(PAIRS_FIRST)).max(axis=1), 1.0)
+
+
+def test_a_pair_needs_both_signs_and_a_positive_write_back():
+    first = PAIRS_FIRST.copy()
+    first[1] = [0.0, 0, 0]  # feature 0's ReLU(-x) neuron is dead
+    second = PAIRS_SECOND.copy()
+    second[1, 2] = -1.0  # feature 1's ReLU(x) neuron writes the wrong way
+    pairs = computation.feature_pairs(first, second)
+    assert pairs["has_pair"].tolist() == [False, False, True]
+    assert computation.neuron_table(first, second).iloc[-1]["label"] == "dead"  # dead neurons last
+
+
+def test_polysemanticity_counts_both_signs():
+    first = np.array([[1.0, -1.0, 0.0], [1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(computation.polysemanticity(first), [2.0, 3.0, 1.0, 0.0])
+
+
+# The paper's asymmetric superposition: neuron A reads [2, -1/2] and writes back [1/2, 2];
+# neuron B fires on feature 0 and writes -5 to output 1.
+MOTIF_FIRST = np.array([[2.0, -0.5], [1.0, 0.0]])
+
+
+def motif_second(inhibition: float) -> np.ndarray:
+    return np.array([[0.5, 0.0], [2.0, inhibition]])
+
+
+def test_the_asymmetric_motif_is_found_with_its_inhibitor():
+    motifs = computation.asymmetric_motifs(MOTIF_FIRST, motif_second(-5.0))
+    assert len(motifs) == 1
+    motif = motifs.iloc[0]
+    assert (motif["neuron"], motif["inhibitor"], motif["strong"], motif["weak"]) == (0, 1, 0, 1)
+    np.testing.assert_allclose([motif["weak_weight"], motif["interference"], motif["inhibition"]], [-0.25, 4.0, -5.0])
+
+
+def test_no_motif_when_the_inhibition_is_too_weak_or_the_weights_are_equal():
+    assert computation.asymmetric_motifs(MOTIF_FIRST, motif_second(-1.0)).empty  # 4 - 1 > 0: still interferes
+    symmetric = np.array([[1.0, -1.0], [1.0, 0.0]])
+    assert computation.asymmetric_motifs(symmetric, motif_second(-5.0)).empty
+    assert computation.asymmetric_motifs(PAIRS_FIRST, PAIRS_SECOND).empty
+
+
+def test_density_summary_and_served_features():
+    first = np.stack([PAIRS_FIRST, np.tile([[1.0, 0.5, -0.5]], (6, 1))])
+    summary = computation.density_summary(first, [1.0, 0.01])
+    assert summary[["monosemantic", "polysemantic", "dead"]].values.tolist() == [[6, 0, 0], [0, 6, 0]]
+    importance = np.tile([1.0, 0.8, 0.64], (2, 1))
+    served = computation.polysemantic_features(first, importance, [1.0, 0.01])
+    assert set(served["density"]) == {0.01}
+    assert sorted(set(served["importance_rank"])) == [0, 1, 2]
+    assert len(served) == 18
