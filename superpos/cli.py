@@ -1,4 +1,4 @@
-"""Command line: `python -m superpos train | sweep | jl`.
+"""Command line: `python -m superpos train | sweep | jl | sae`.
 
 The JSON output is a stable interface for scripts: field names do not change.
 Expected errors (a bad command line, a bad setting, a job over the work limit, a training that
@@ -14,6 +14,9 @@ import sys
 
 from superpos import export, jl, packing
 from superpos.config import MODEL_KINDS, SETTINGS, Config, ConfigError
+from superpos.sae import INTEGER_FIELDS as SAE_INTEGER_FIELDS
+from superpos.sae import SAE_KINDS, SAE_LABELS, SAEConfig, SAEResult, check_toy, train_saes
+from superpos.sae_metrics import SAEMetrics, evaluate_saes, latent_table
 from superpos.schedule import MAX_SECONDS
 from superpos.train import TrainingDiverged, train, train_sweep
 
@@ -73,7 +76,40 @@ def build_parser() -> Parser:
     jl.add_argument("--count", type=int, required=True, metavar="N")
     jl.add_argument("--eps", type=float, required=True, metavar="E")
     jl.add_argument("--json", action="store_true", help="print one JSON object")
+    add_sae_flags(commands.add_parser("sae", help="sparse autoencoders on a trained toy's hidden layer"))
     return parser
+
+
+# The sae command's own flags, by SAEConfig field (the toy's flags are Config's).
+SAE_FLAGS = {
+    "kind": "--sae-kind",
+    "latents": "--latents",
+    "l1": "--l1",
+    "k": "--k",
+    "l0_penalty": "--l0-penalty",
+    "resample": "--resample",
+    "seeds": "--sae-seeds",
+    "steps": "--sae-steps",
+    "batch_size": "--sae-batch-size",
+    "lr": "--sae-lr",
+    "seed": "--sae-seed",
+}
+
+
+def add_sae_flags(parser: argparse.ArgumentParser) -> None:
+    """The toy's flags, then one per SAEConfig field; --latents defaults to the toy's n."""
+    add_config_flags(parser, with_sparsity=True)
+    defaults = SAEConfig()
+    for name, option in SAE_FLAGS.items():
+        default = getattr(defaults, name)
+        if name == "kind":
+            parser.add_argument(option, dest="sae_kind", choices=SAE_KINDS, default=default)
+        elif name == "resample":
+            parser.add_argument(option, action=argparse.BooleanOptionalAction, default=default, help="ReLU SAE")
+        else:
+            number = int if name in SAE_INTEGER_FIELDS else float
+            default = None if name == "latents" else default
+            parser.add_argument(option, dest=f"sae_{name}", type=number, default=default, metavar=name.upper())
 
 
 def config_from(arguments: argparse.Namespace, sparsity: float) -> Config:
@@ -93,12 +129,19 @@ def convergence_line(report: dict) -> str:
     """The schedule used and whether the training converged, in words."""
     schedule = report["schedule"]
     used = f"{schedule['steps']} steps of batch {schedule['batch_size']}, peak lr {schedule['lr']:.3g}"
+    fell = f"the loss fell {report['final_fall']:.2%} over the last fifth"
     if report["converged"]:
-        return f"converged ({used}; the loss fell {report['final_fall']:.2%} over the last tenth)"
-    return (
-        f"NOT CONVERGED ({used}; the loss still fell {report['final_fall']:.2%} over the last tenth): "
-        "train longer with --steps"
-    )
+        return f"converged ({used}; {fell})"
+    if report["budget"] < 1:
+        return (
+            f"NOT CONVERGED ({used}: {report['budget']:.0%} of what the automatic schedule needs here; {fell}): "
+            "leave --steps and --lr automatic, or add --no-work-limit"
+        )
+    return f"NOT CONVERGED ({used}; {fell}): train longer with --steps"
+
+
+def rotation(loss: float | None) -> str:
+    return "does not apply to this model" if loss is None else f"{loss:.6f}"
 
 
 def format_report(report: dict) -> str:
@@ -107,7 +150,7 @@ def format_report(report: dict) -> str:
         f"model={config['model']} n_features={config['n_features']} n_hidden={config['n_hidden']} "
         f"sparsity={config['sparsity']:g} (feature probability {1 - config['sparsity']:g}) "
         f"importance_decay={config['importance_decay']:g}",
-        f"held-out loss {report['loss']:.6f}   after a random rotation {report['rotated_loss']:.6f}   "
+        f"held-out loss {report['loss']:.6f}   after a random rotation {rotation(report['rotated_loss'])}   "
         f"trained in {report['seconds']:.2f} s",
         convergence_line(report),
         " feature   ||W_i||   D_i      b_i",
@@ -207,7 +250,58 @@ def run_jl(arguments: argparse.Namespace) -> str:
     return "\n".join(f"{key:>14}  {value}" for key, value in summary.items())
 
 
-COMMANDS = {"train": run_train, "sweep": run_sweep, "jl": run_jl}
+def sae_config_from(arguments: argparse.Namespace, n_features: int) -> SAEConfig:
+    """The SAEConfig of the sae command's flags; a bad value is a UsageError naming its flag."""
+    values = {name: getattr(arguments, f"sae_{name}") for name in SAE_FLAGS if name != "resample"}
+    values["latents"] = n_features if values["latents"] is None else values["latents"]
+    try:
+        return SAEConfig(resample=arguments.resample, **values)
+    except ConfigError as error:
+        raise UsageError(f"{SAE_FLAGS[error.field]}: {error.detail}") from None
+
+
+def sae_report(result: SAEResult, scores: SAEMetrics, index: int) -> dict:
+    """The JSON object of SAE `index`: decoder and encoder are latents x n_hidden (a latent per row)."""
+    matches = latent_table(result, scores, index)
+    return {
+        "seed": int(result.seed[index]),
+        "kind": result.kind,
+        "setting": float(result.setting[index]),
+        "l0": float(scores.l0[index]),
+        "fvu": float(scores.fvu[index]),
+        "dead_fraction": float(scores.dead_fraction[index]),
+        "mmcs_features": float(scores.mmcs_features[index]),
+        "mmcs_latents": float(scores.mmcs_latents[index]),
+        "decoder": result.decoder[index].T.tolist(),
+        "encoder": result.encoder[index].tolist(),
+        "matches": matches.astype({"feature": int, "dead": bool}).to_dict(orient="records"),
+        "shrinkage": scores.shrinkage[index].tolist(),
+    }
+
+
+def run_sae(arguments: argparse.Namespace) -> str:
+    config = config_from(arguments, arguments.sparsity)
+    sae_config = sae_config_from(arguments, config.n_features)
+    check_toy(config.model)
+    toy = train(config, max_seconds=work_limit(arguments))
+    result = train_saes(toy, sae_config)
+    scores = evaluate_saes(result)
+    reports = [sae_report(result, scores, index) for index in range(len(result.seed))]
+    seconds = toy.seconds + result.seconds
+    if arguments.json:
+        toy_report = export.model_reports([config], toy)[0]
+        return json.dumps({"toy": toy_report, "saes": reports, "seconds": seconds})
+    lines = [f"{SAE_LABELS[sae_config.kind]} SAEs with {sae_config.latents} latents on the toy's hidden layer"]
+    lines.append(" seed     L0      FVU   dead   MMCS features→latents   latents→features")
+    for report in reports:
+        lines.append(
+            f" {report['seed']:4d}  {report['l0']:5.3f}  {report['fvu']:6.4f}  {report['dead_fraction']:5.2f}"
+            f"   {report['mmcs_features']:21.4f}   {report['mmcs_latents']:16.4f}"
+        )
+    return "\n".join(lines + [f"toy and SAEs trained in {seconds:.2f} s"])
+
+
+COMMANDS = {"train": run_train, "sweep": run_sweep, "jl": run_jl, "sae": run_sae}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,11 @@ hand-built cases, and recovery of the pentagon's five directions."""
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +18,22 @@ from superpos import sae
 from superpos.config import ConfigError
 from superpos.sae import SAEConfig, SAEResult, train_saes
 from superpos.sae_metrics import evaluate_saes, feature_directions, mmcs
+from superpos.train import TRAIN_THREADS
+
+ROOT = Path(__file__).resolve().parents[1]
+SAE_FIELDS = {"seed", "kind", "l0", "fvu", "dead_fraction", "mmcs_features", "mmcs_latents", "decoder", "encoder"}
+SAE_FIELDS |= {"matches", "shrinkage"}
 
 SAES, LATENTS, HIDDEN, BATCH = 3, 4, 3, 7
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """As the app and the command line train: on one torch thread (superpos.train.TRAIN_THREADS)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(TRAIN_THREADS)
+    yield
+    torch.set_num_threads(previous)
 
 
 def random_parameters(kind: str, seed: int = 0) -> torch.Tensor:
@@ -247,3 +265,46 @@ def test_bad_settings_are_refused_by_name(pentagon):
     abs_toy = type(pentagon)(**{**pentagon.__dict__, "model": "abs"})
     with pytest.raises(ConfigError, match="abs"):
         train_saes(abs_toy, SAEConfig())
+
+
+def run_cli(*arguments):
+    return subprocess.run(
+        [sys.executable, "-m", "superpos", "sae", *arguments], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cli_json_has_the_toy_and_one_object_per_sae():
+    completed = run_cli("--sparsity", "0.975", "--sae-seeds", "2", "--sae-steps", "300", "--json")
+    assert completed.returncode == 0, completed.stderr
+    output = json.loads(completed.stdout)
+    assert {"toy", "saes", "seconds"} <= output.keys()
+    assert np.array(output["toy"]["W"]).shape == (2, 5)
+    assert [report["seed"] for report in output["saes"]] == [0, 1]
+    for report in output["saes"]:
+        assert report.keys() >= SAE_FIELDS and report["kind"] == "relu"
+        assert np.array(report["decoder"]).shape == (5, 2)  # latents x n_hidden, default latents = n
+        np.testing.assert_allclose(np.linalg.norm(report["decoder"], axis=1), 1.0, atol=1e-5)
+        assert np.array(report["encoder"]).shape == (5, 2)
+        assert (
+            len(report["matches"]) == 5 and {"latent", "feature", "cosine", "frequency"} <= report["matches"][0].keys()
+        )
+        assert len(report["shrinkage"]) == 5
+        assert 0.0 <= report["mmcs_features"] <= 1.0 + 1e-6 and 0.0 <= report["dead_fraction"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--sae-kind", "gated"], "--sae-kind"),
+        (["--sae-kind", "topk", "--k", "9"], "--k"),
+        (["--latents", "0"], "--latents"),
+        (["--l1", "nan"], "--l1"),
+        (["--sae-seeds", "99"], "--sae-seeds"),
+        (["--model", "abs"], "--model"),
+    ],
+)
+def test_cli_bad_values_exit_2_with_one_line(flags, named):
+    completed = run_cli(*flags)
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert len(completed.stderr.strip().splitlines()) == 1 and named in completed.stderr
