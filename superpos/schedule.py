@@ -21,7 +21,6 @@ to take more than `max_seconds` (MAX_SECONDS by default, what a hosted app allow
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +31,9 @@ from superpos.config import ConfigError
 # model goes on (superpos.train), so they cost far less than `restarts` full trainings.
 PRUNE_FRACTION = 0.1
 MIN_STEPS = 10  # Config's lowest steps
+LR_MAX = 0.15
+LR_SCALE = 0.25
+P_SPARSE = 0.1  # below this feature probability the peak rate falls (as p^0.25, to half at most)
 MAX_SECONDS = 10.0  # the work limit: predicted seconds of one training (one view's job) on one thread
 
 # predicted_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP)
@@ -49,12 +51,17 @@ START_SECONDS = 0.0
 @dataclass(frozen=True)
 class Schedule:
     """How one batch of models trains: `restarts` runs per model for PRUNE_FRACTION of the steps,
-    then each model's best run for the rest; Adam at peak rate `lr` with warm-up and cosine decay."""
+    then each model's best run for the rest; Adam with warm-up and cosine decay from each model's
+    peak rate `lr` (the automatic rate depends on the model's sparsity)."""
 
     steps: int
     batch_size: int
-    lr: float
+    lr: tuple[float, ...]  # one peak rate per model (instance)
     restarts: int
+
+    def of_model(self, index: int) -> dict:
+        """Model `index`'s schedule as plain values, with its own peak rate."""
+        return {"steps": self.steps, "batch_size": self.batch_size, "lr": self.lr[index], "restarts": self.restarts}
 
 
 def effective_probability(probability: np.ndarray) -> np.ndarray:
@@ -69,15 +76,31 @@ def effective_probability(probability: np.ndarray) -> np.ndarray:
 
 
 def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) -> Schedule:
-    """The schedule that converges for these models (instances x n feature probabilities): the
-    most demanding instance decides, so a sweep trains as its sparsest member needs."""
-    p_given_active = float(effective_probability(probability).min())
-    lr = min(0.15, 0.2 / math.sqrt(n_hidden))
-    batch_size = 256
-    steps = 400
+    """The schedule that converges for these models (instances x n feature probabilities).
+
+    Per model i, with p_i its smallest P(x_j != 0 | x != 0) (effective_probability):
+        lr_i = min(LR_MAX, LR_SCALE / m^0.75) x clip((p_i / P_SPARSE)^0.25, 1/2, 1)
+    Shared by the batch, which trains as its most demanding model needs (p = min_i p_i):
+        batch = 256, 512 below p = 0.02, 1024 below p = 0.005
+        steps = 400 x clip(n / (4 m), 1, 4);  restarts = 6 if n m <= 400, else 1.
+    """
+    p_given_active = effective_probability(probability)
+    sparsest = float(p_given_active.min())
+    sparse_factor = np.clip((p_given_active / P_SPARSE) ** 0.25, 0.5, 1.0)
+    lr = min(LR_MAX, LR_SCALE / n_hidden**0.75) * sparse_factor
+    batch_size = 256 if sparsest >= 0.02 else 512 if sparsest >= 0.005 else 1024
+    steps = int(round(400 * np.clip(n_features / (4 * n_hidden), 1.0, 4.0)))
     restarts = 6 if n_features * n_hidden <= 400 else 1
-    del p_given_active  # the fitted rule uses it (benchmarks/convergence.py)
-    return Schedule(steps=steps, batch_size=batch_size, lr=lr, restarts=restarts)
+    return Schedule(steps=steps, batch_size=batch_size, lr=tuple(lr.tolist()), restarts=restarts)
+
+
+def budget(schedule: Schedule, automatic: Schedule) -> np.ndarray:
+    """Per model, the share of the automatic schedule's training that `schedule` gives:
+    min(steps x batch / automatic's (inputs seen), steps x lr_i / automatic's (distance Adam can
+    travel)). Below 1 the rule's evidence of convergence does not cover the training."""
+    inputs = schedule.steps * schedule.batch_size / (automatic.steps * automatic.batch_size)
+    travel = schedule.steps * np.asarray(schedule.lr) / (automatic.steps * np.asarray(automatic.lr))
+    return np.minimum(inputs, travel)
 
 
 def resolve(
@@ -90,6 +113,8 @@ def resolve(
     of refusing. Steps given explicitly are never changed (check_time refuses them if too many).
     """
     automatic = automatic_schedule(model, n_features, n_hidden, probability)
+    if given.get("lr") is not None:
+        given["lr"] = (float(given["lr"]),) * len(automatic.lr)
     schedule = dataclasses.replace(automatic, **{name: value for name, value in given.items() if value is not None})
     if given.get("steps") is None and max_seconds is not None:
         instances = np.atleast_2d(probability).shape[0]

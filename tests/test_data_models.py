@@ -1,10 +1,13 @@
 """Inputs and forward passes against their formulas, and the trainer's hand-derived gradients."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from superpos.config import LIMITS, MAX_WORK, Config, ConfigError, max_steps, training_work
+from superpos import schedule
+from superpos.config import SETTINGS, TRAINING_FIELDS, Config, ConfigError
 from superpos.data import NonzeroSampler, sample_features, zero_input_probability
 from superpos.models import forward
 from superpos.train import ExpectedLoss
@@ -99,7 +102,8 @@ def test_hand_derived_gradients_match_autograd(model):
         ({"model": "mlp"}, "model"),
         ({"lr": "0.1"}, "lr"),
         ({"seed": True}, "seed"),
-        ({"steps": 20_000, "batch_size": 8192, "n_features": 1000, "n_hidden": 10}, "steps"),
+        ({"steps": 5}, "steps"),
+        ({"restarts": 0}, "restarts"),
     ],
 )
 def test_config_rejects_bad_values_naming_the_field(changes, field):
@@ -109,23 +113,53 @@ def test_config_rejects_bad_values_naming_the_field(changes, field):
     assert field in str(caught.value)
 
 
-def test_the_work_limit_counts_the_hidden_dimensions():
-    # Same steps, batch and n: a narrow model fits the limit, a wide one costs more and does not.
-    settings = {"steps": 60, "batch_size": 8192, "n_features": 1000}
-    Config(n_hidden=2, **settings)
-    with pytest.raises(ConfigError) as caught:
-        Config(n_hidden=200, **settings)
-    assert caught.value.field == "steps"
-    assert "at most 27 steps" in str(caught.value)
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_every_setting_is_checked_against_its_own_range(name):
+    spec = SETTINGS[name]
+    low, high = spec.low, spec.high
+    # n_hidden <= n_features: test each against a partner that leaves it room.
+    base = {"n_features": {"n_hidden": 1}, "n_hidden": {"n_features": 1000}}.get(name, {})
+    Config(**base, **{name: int(low) if spec.integer else low})
+    Config(**base, **{name: int(high) if spec.integer else high})
+    for outside in (low - 1, high + 1) if spec.integer else (low - abs(low) - 1e-3, high * 1.5 + 1e-3):
+        with pytest.raises(ConfigError) as caught:
+            Config(**base, **{name: int(outside) if spec.integer else outside})
+        assert caught.value.field == name and spec.describe() in caught.value.detail
 
 
-@pytest.mark.parametrize("batch_size", [16, 256, 8192])
-@pytest.mark.parametrize(("n_features", "n_hidden"), [(5, 2), (200, 20), (1000, 1), (1000, 200)])
-def test_max_steps_is_the_largest_count_the_limit_accepts(batch_size, n_features, n_hidden):
-    restarts = Config.restarts
-    most = max_steps(batch_size, 1, restarts, n_features, n_hidden)
-    assert training_work(most, batch_size, 1, restarts, n_features, n_hidden) <= MAX_WORK
-    Config(n_features=n_features, n_hidden=n_hidden, batch_size=batch_size, steps=most)
-    if most < LIMITS["steps"][1]:
-        with pytest.raises(ConfigError):
-            Config(n_features=n_features, n_hidden=n_hidden, batch_size=batch_size, steps=most + 1)
+def test_training_settings_are_automatic_unless_given():
+    defaults = Config()
+    assert all(getattr(defaults, name) is None for name in TRAINING_FIELDS)
+    probability = np.full((1, 5), 0.1)
+    automatic = schedule.resolve("relu", 5, 2, probability)
+    given = schedule.resolve("relu", 5, 2, probability, steps=77, lr=0.3)
+    assert (given.steps, given.lr, given.batch_size) == (77, (0.3,), automatic.batch_size)
+
+
+@pytest.mark.parametrize(("n_features", "n_hidden", "instances"), [(5, 2, 1), (400, 30, 10), (1000, 200, 1)])
+def test_max_steps_is_the_largest_count_the_work_limit_accepts(n_features, n_hidden, instances):
+    probability = np.full((instances, n_features), 0.1)
+    plan = schedule.automatic_schedule("relu", n_features, n_hidden, probability)
+    most = schedule.max_steps(n_features, n_hidden, instances, plan, schedule.MAX_SECONDS)
+    schedule.check_time(n_features, n_hidden, instances, dataclasses.replace(plan, steps=most))
+    with pytest.raises(schedule.WorkLimitError) as caught:
+        schedule.check_time(n_features, n_hidden, instances, dataclasses.replace(plan, steps=most + 1))
+    assert caught.value.field == "steps" and f"at most {most} steps" in caught.value.detail
+
+
+def test_the_time_model_counts_the_hidden_dimensions_and_the_models():
+    plan = schedule.Schedule(steps=1000, batch_size=512, lr=(0.01,), restarts=1)
+    narrow = schedule.predicted_seconds(1000, 2, 1, plan)
+    assert schedule.predicted_seconds(1000, 200, 1, plan) > 2 * narrow
+    sweep = dataclasses.replace(plan, lr=(0.01,) * 10)
+    assert schedule.predicted_seconds(1000, 2, 10, sweep) > 5 * narrow
+
+
+def test_automatic_steps_stop_at_the_work_limit_but_given_steps_are_refused():
+    probability = np.full((10, 1000), 0.01)
+    unlimited = schedule.resolve("relu", 1000, 200, probability)
+    capped = schedule.resolve("relu", 1000, 200, probability, max_seconds=1.0)
+    assert capped.steps < unlimited.steps
+    assert schedule.predicted_seconds(1000, 200, 10, capped) <= 1.0 or capped.steps == schedule.MIN_STEPS
+    with pytest.raises(schedule.WorkLimitError):
+        schedule.check_time(1000, 200, 10, dataclasses.replace(capped, steps=capped.steps * 4), 1.0)

@@ -1,16 +1,19 @@
 """Trained for real: the paper's results, reproduced with the default training settings."""
 
+import dataclasses
+import importlib
+
 import numpy as np
 import pytest
+import torch
 
 import superpos
-from superpos import metrics
-from superpos.train import learning_rate
+from superpos import metrics, schedule
+from superpos.train import learning_rate, train_instances
+
+train_module = importlib.import_module("superpos.train")  # the package's `train` is the function
 
 INTRO_PROBABILITY = 20.0 ** -np.linspace(0.0, 1.0, 10)
-# Held-out loss of the paper's recipe (AdamW 1e-3, 10,000 steps, batch 1024) per instance of
-# the intro sweep, n = 5, m = 2, I = 0.9^i, as measured for the project (SCIENCE.md).
-REFERENCE_INTRO_LOSS = np.array([0.0366, 0.0485, 0.0433, 0.0330, 0.0228, 0.0124, 0.0077, 0.0048, 0.0032, 0.0018])
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +50,102 @@ def test_intro_figure_more_features_as_sparsity_grows(intro_sweep):
     assert np.all(np.diff(represented) >= 0), represented
 
 
-def test_default_settings_reach_the_paper_recipes_loss(intro_sweep):
-    ratio = intro_sweep.heldout / REFERENCE_INTRO_LOSS
-    assert intro_sweep.heldout.mean() <= REFERENCE_INTRO_LOSS.mean()
+def careful_run(config: superpos.Config, sparsities) -> superpos.TrainResult:
+    """The same trainer, far longer and slower than the automatic schedule: a converged baseline."""
+    plan = schedule.automatic_schedule(
+        config.model, config.n_features, config.n_hidden, 1.0 - np.repeat(np.asarray(sparsities)[:, None], 1, axis=1)
+    )
+    careful = config.replace(steps=4 * plan.steps, batch_size=2 * plan.batch_size, lr=min(plan.lr) / 2)
+    return superpos.train_sweep(careful, sparsities, max_seconds=None)
+
+
+def test_automatic_schedule_matches_a_careful_run_on_the_intro_sweep(intro_sweep):
+    config = superpos.Config(n_features=5, n_hidden=2, importance_decay=0.9)
+    careful = careful_run(config, 1.0 - INTRO_PROBABILITY)
+    ratio = intro_sweep.heldout / careful.heldout
+    assert intro_sweep.heldout.mean() <= 1.03 * careful.heldout.mean(), ratio
     assert ratio.max() <= 1.10, ratio
+    assert intro_sweep.converged.all()
+
+
+def test_automatic_schedule_matches_a_careful_run_at_n_100_m_20():
+    config = superpos.Config(n_features=100, n_hidden=20, importance_decay=1.0)
+    sparsities = [0.0, 0.9, 0.99]
+    automatic = superpos.train_sweep(config, sparsities)
+    careful = careful_run(config, sparsities)
+    ratio = automatic.heldout / careful.heldout
+    assert automatic.heldout.mean() <= 1.03 * careful.heldout.mean(), ratio
+    assert ratio.max() <= 1.10, ratio
+    assert automatic.converged.all() and careful.converged.all()
+
+
+def test_a_short_training_is_flagged_and_a_full_one_is_not():
+    config = superpos.Config(n_features=100, n_hidden=20, sparsity=0.9)
+    short = superpos.train(config.replace(steps=30))
+    assert not short.converged[0] and short.budget[0] < 1
+    full = superpos.train(config)
+    assert full.converged[0] and full.budget[0] == pytest.approx(1.0)
+    assert full.heldout[0] < short.heldout[0]
+
+
+def test_a_training_cut_by_the_work_limit_says_so_instead_of_failing():
+    config = superpos.Config(n_features=400, n_hidden=30, sparsity=0.99)
+    result = superpos.train(config, max_seconds=0.5)
+    assert result.schedule.steps < schedule.automatic_schedule("relu", 400, 30, result.probability).steps
+    assert not result.converged[0] and result.budget[0] < 1
+    with pytest.raises(schedule.WorkLimitError):  # steps given explicitly are refused, not cut
+        superpos.train(config.replace(steps=20_000), max_seconds=0.5)
+
+
+def test_the_trainer_refuses_exactly_what_the_work_limit_predicts_too_long():
+    probability = np.full((10, 400), 0.1)
+    plan = schedule.automatic_schedule("relu", 400, 30, probability)
+    most = schedule.max_steps(400, 30, 10, plan, 1.0)
+    args = ("relu", 30, probability, np.ones_like(probability))
+    with pytest.raises(schedule.WorkLimitError):
+        train_instances(*args, steps=most + 1, max_seconds=1.0)
+    assert schedule.predicted_seconds(400, 30, 10, dataclasses.replace(plan, steps=most)) <= 1.0
+
+
+def test_each_model_of_a_sweep_trains_at_its_own_peak_rate():
+    result = superpos.train_sweep(superpos.Config(n_features=50, n_hidden=10, steps=50), [0.0, 0.999])
+    dense, sparse = result.schedule.lr
+    assert sparse < dense
+    expected = schedule.automatic_schedule("relu", 50, 10, result.probability).lr
+    assert result.schedule.lr == expected
+
+
+def test_restart_pruning_keeps_each_instances_own_best(monkeypatch):
+    # Rig the selection so that instance i keeps restart i; its history must then be restart i's.
+    instances, restarts, n_features, n_hidden = 3, 4, 6, 2
+    target = torch.tensor([[0.0 if r == i else 1.0 for i in range(instances)] for r in range(restarts)]).view(-1)
+    monkeypatch.setattr(train_module.Runs, "selection_loss", lambda runs, seed: target[: runs.parameters.shape[0]])
+    probability = np.full((instances, n_features), 0.2)
+    result = train_instances(
+        "relu", n_hidden, probability, np.ones_like(probability), steps=50, seed=3, restarts=restarts
+    )
+    generator = torch.Generator().manual_seed(3)
+    std = np.sqrt(2.0 / (n_hidden + n_features))
+    starts = (torch.randn(instances * restarts, n_hidden, n_features, generator=generator) * std).numpy()
+    for instance in range(instances):
+        kept = starts[instance * instances + instance]  # restart r of instance i is run r * instances + i
+        np.testing.assert_allclose(result.snapshots[0, instance], kept, rtol=1e-6)
+    np.testing.assert_array_equal(result.snapshots[-1], result.weights)
+    assert result.loss_history.shape == (instances, len(result.loss_steps))
+
+
+def test_a_loss_that_stops_being_finite_stops_the_training_with_a_clear_error(monkeypatch):
+    # Adam moves each weight by at most about lr per step, so within Config's limits the weights
+    # stay far from float32's range: a non-finite loss comes from bad numbers, rigged here.
+    draw = train_module.NonzeroSampler.__call__
+
+    def overflowing(sampler, batch_size, generator):
+        return draw(sampler, batch_size, generator) * 1e30
+
+    monkeypatch.setattr(train_module.NonzeroSampler, "__call__", overflowing)
+    with pytest.raises(superpos.TrainingDiverged) as caught:
+        superpos.train(superpos.Config(n_features=20, n_hidden=5, steps=100))
+    assert caught.value.step == 0 and "lower lr" in str(caught.value)
 
 
 @pytest.mark.parametrize("model, invariant", [("linear", True), ("relu", True), ("neuron", False)])

@@ -23,6 +23,7 @@ from superpos import schedule
 from superpos.charts.geometry import importance_bars
 from superpos.config import INTEGER_FIELDS, LIMITS, MODEL_KINDS, MODEL_LABELS, SETTINGS, Config
 from superpos.train import importance_profile
+from views import engine
 
 DEFAULTS = Config()
 CONTROL_FIELDS = (
@@ -72,13 +73,13 @@ def training_schedule(values: Mapping) -> schedule.Schedule:
     probability = [[1.0 - values["sparsity"]] * n_features]
     given = {name: values.get(name) for name in ("steps", "batch_size", "lr")}
     given = {name: value if value is None or name == "lr" else int(round(value)) for name, value in given.items()}
-    return schedule.resolve(values["model"], n_features, n_hidden, probability, schedule.MAX_SECONDS, **given)
+    return schedule.resolve(values["model"], n_features, n_hidden, probability, engine.MAX_SECONDS, **given)
 
 
 def max_steps(values: Mapping) -> int:
     """Most steps the work limit (superpos.schedule.check_time) allows for the sidebar's model."""
     fits = schedule.max_steps(
-        int(values["n_features"]), int(values["n_hidden"]), 1, training_schedule(values), schedule.MAX_SECONDS
+        int(values["n_features"]), int(values["n_hidden"]), 1, training_schedule(values), engine.MAX_SECONDS
     )
     return int(min(LIMITS["steps"][1], max(LIMITS["steps"][0], fits)))
 
@@ -329,16 +330,16 @@ def training_controls(values: dict) -> dict:
         format="%.4g",
         key="lr",
         bind="query-params",
-        placeholder=f"automatic: {automatic.lr:.3g}",
+        placeholder=f"automatic: {automatic.lr[0]:.3g}",
         help="{} From {:g} to {:g}.".format(SETTINGS["lr"].help, *LIMITS["lr"]),
     )
     used = training_schedule(values | {"steps": steps, "lr": lr})
     seconds = schedule.predicted_seconds(int(values["n_features"]), int(values["n_hidden"]), 1, used)
     st.caption(
-        f"Training: {used.steps:,} steps of batch {used.batch_size:,}, peak learning rate {used.lr:.3g}, "
+        f"Training: {used.steps:,} steps of batch {used.batch_size:,}, peak learning rate {used.lr[0]:.3g}, "
         f"{used.restarts} start{'s' if used.restarts > 1 else ''} per model; about {seconds:.1f} s. "
         f"Empty fields follow the automatic schedule, which converges at every size in range. "
-        f"Work limit: {schedule.MAX_SECONDS:g} s per training, at most {cap:,} steps here."
+        f"Work limit: {engine.MAX_SECONDS:g} s per training, at most {cap:,} steps here."
     )
     seed = whole_number_input("seed", "seed")
     return {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed}

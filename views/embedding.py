@@ -83,6 +83,8 @@ def render(config: Config) -> None:
     weights, bias, importance = result.weights[0], result.bias[0], result.importance[0]
     charts, text = st.columns([2, 1], gap="medium")
     charts.caption(summary(config, weights))
+    with charts:
+        engine.convergence_notice(config, result)
     engine.timing_area(charts, "embedding").caption(f"Trained in {result.seconds:.1f} s.")
     charts.altair_chart(embedding_chart(config), width="content")
     with charts, st.container(horizontal=True):
@@ -96,6 +98,7 @@ def render_dynamics(config: Config) -> None:
     result = engine.trained(config)
     charts, text = st.columns([2, 1], gap="medium")
     with charts:
+        engine.convergence_notice(config, result)
         playing = st.toggle("Play", key="dynamics_playing", help="Step through the snapshots in a loop.")
         # A fragment that reruns on a timer while playing: only the slider and chart redraw.
         st.fragment(run_every=FRAME_SECONDS if playing else None)(snapshot)(config, playing)

@@ -8,6 +8,8 @@ a job over the work limit) is shown in the view, and the rest of the app stays u
 
 from __future__ import annotations
 
+import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,13 +18,31 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from superpos import experiments
-from superpos.config import Config, ConfigError
+from superpos import computation, experiments, schedule
+from superpos.config import SETTINGS, Config, ConfigError
+from superpos.sae import SAE_LABELS, SAEConfig, SAEResult, train_saes
+from superpos.sae_metrics import SAEMetrics, evaluate_saes
 from superpos.train import TrainingDiverged, TrainResult, train, train_sweep
 
 TTL_SECONDS = 3600
+
 PROGRESS_AFTER_SECONDS = 0.3  # a faster training shows no bar at all
 PROGRESS_STEP = 0.05  # redraw the bar at most every 5%
+
+
+def server_max_seconds() -> float:
+    """SUPERPOS_MAX_SECONDS if it is a positive number, else superpos.schedule.MAX_SECONDS."""
+    try:
+        seconds = float(os.environ.get("SUPERPOS_MAX_SECONDS", schedule.MAX_SECONDS))
+    except ValueError:
+        return schedule.MAX_SECONDS
+    return seconds if math.isfinite(seconds) and seconds > 0 else schedule.MAX_SECONDS
+
+
+# This server's work limit, seconds of training per view (superpos.schedule.check_time): the
+# engine's MAX_SECONDS, which protects a hosted demo, unless the environment variable
+# SUPERPOS_MAX_SECONDS sets another (a self-hosted server with time to spare; README, Deploy).
+MAX_SECONDS = server_max_seconds()
 
 
 @contextmanager
@@ -53,13 +73,13 @@ def progress_bar(label: str) -> Iterator[Callable[[float], None]]:
 def trained(config: Config) -> TrainResult:
     """The model `config` describes (one instance). Raises TrainingDiverged."""
     with progress_bar(f"Training the {config.model} model, n = {config.n_features}, m = {config.n_hidden}") as report:
-        return train(config, report)
+        return train(config, report, MAX_SECONDS)
 
 
 @st.cache_data(max_entries=16, max_size="256MB", ttl=TTL_SECONDS, show_spinner=False)
 def swept(config: Config, sparsities: tuple[float, ...]) -> TrainResult:
     with progress_bar(f"Training {len(sparsities)} models, one per sparsity") as report:
-        return train_sweep(config, sparsities, report)
+        return train_sweep(config, sparsities, report, MAX_SECONDS)
 
 
 def sweep(config: Config, sparsities) -> TrainResult:
@@ -76,6 +96,95 @@ def phase_diagram(model: str, lr: float, seed: int) -> pd.DataFrame:
         f"Training {experiments.PHASE_DENSITIES.size * experiments.PHASE_IMPORTANCES.size} models"
     ) as report:
         return experiments.phase_diagram(model, lr, seed, progress=report)
+
+
+@st.cache_data(max_entries=32, max_size="128MB", ttl=TTL_SECONDS, show_spinner=False)
+def saes(
+    config: Config, sae_config: SAEConfig, settings: tuple[float, ...] | None = None
+) -> tuple[SAEResult, SAEMetrics]:
+    """SAEs on the hidden layer of the model `config` describes (superpos.sae.train_saes: sae_config.seeds
+    per setting, default its own) and their metrics. Raises ConfigError for a toy SAEs cannot train on."""
+    toy = trained(config)
+    with progress_bar(f"Training {SAE_LABELS[sae_config.kind]} SAEs") as report:
+        result = train_saes(toy, sae_config, settings, progress=report)
+    return result, evaluate_saes(result)
+
+
+@st.cache_data(max_entries=16, ttl=TTL_SECONDS, show_spinner=False)
+def computation_densities(config: Config, sparsities: tuple[float, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Of the abs models `sweep(config, sparsities)` trains: neuron counts per density and the features
+    their polysemantic neurons read (superpos.computation)."""
+    result = sweep(config, sparsities)
+    densities = [1.0 - sparsity for sparsity in sparsities]
+    return (
+        computation.density_summary(result.weights, densities),
+        computation.polysemantic_features(result.weights, result.importance, densities),
+    )
+
+
+@st.cache_data(max_entries=64, ttl=TTL_SECONDS, show_spinner=False)
+def computation_neurons(config: Config, sparsities: tuple[float, ...] | None = None, index: int = 0):
+    """Per-neuron analysis of one abs model, the one `config` describes or model `index` of
+    `sweep(config, sparsities)`: (neuron table, ReLU(x)/ReLU(-x) pairs, asymmetric motifs)."""
+    result = trained(config) if sparsities is None else sweep(config, sparsities)
+    first, second = result.weights[index], result.output_weights[index]
+    motifs = computation.asymmetric_motifs(first, second).sort_values("interference", ascending=False)
+    return computation.neuron_table(first, second), computation.feature_pairs(first, second), motifs
+
+
+LONGER = 4  # "train longer" multiplies the steps by this, within the work limit
+
+
+def longer_steps(result: TrainResult, n_features: int, n_hidden: int) -> int:
+    """The steps a longer training of `result`'s batch gets: LONGER times as many, at most what the
+    work limit allows (and Config's largest), never fewer than it had."""
+    instances = len(result.heldout)
+    fits = schedule.max_steps(n_features, n_hidden, instances, result.schedule, MAX_SECONDS)
+    return max(result.schedule.steps, min(LONGER * result.schedule.steps, fits, int(SETTINGS["steps"].high)))
+
+
+def set_steps(steps: int) -> None:
+    """Button callback: the sidebar's steps field (bound to the URL), before the next run's widgets."""
+    st.session_state["steps"] = float(steps)
+
+
+def convergence_notice(config: Config, result: TrainResult, what: str = "This model") -> None:
+    """Say so when a training has not converged (its loss still fell over the last fifth of the
+    steps, superpos.train.CONVERGED_FALL), and offer a longer one: the picture is not the answer yet."""
+    unconverged = int((~result.converged).sum())
+    if unconverged == 0:
+        return
+    who = what if len(result.converged) == 1 else f"{unconverged} of these {len(result.converged)} models"
+    budget, fall = float(result.budget.min()), float(result.final_fall.max())
+    if budget < 1:
+        why = f"trained for {budget:.0%} of what the automatic schedule needs at this size"
+    else:
+        why = f"still improved by {fall:.1%} over the last fifth of its {result.schedule.steps:,} steps"
+    text = f"**Not converged:** {who} {why}, so what is drawn is not yet what it would learn."
+    steps = longer_steps(result, config.n_features, config.n_hidden)
+    with st.container(key=f"convergence_{what.replace(' ', '_').lower()}"):
+        if steps > result.schedule.steps:
+            st.warning(text, icon="⏳")
+            st.button(
+                f"Train longer: {steps:,} steps",
+                on_click=set_steps,
+                args=(steps,),
+                key=f"longer_{what.replace(' ', '_').lower()}",
+                help="Sets the steps under Advanced: training (and in the link).",
+            )
+        else:
+            longer = min(LONGER * result.schedule.steps, int(SETTINGS["steps"].high))
+            command = (
+                f"python -m superpos train --model {config.model} --n-features {config.n_features} "
+                f"--n-hidden {config.n_hidden} --sparsity {config.sparsity:g} --importance-decay "
+                f"{config.importance_decay:g} --steps {longer} "
+                "--no-work-limit"
+            )
+            st.warning(
+                f"{text} This server's work limit ({MAX_SECONDS:g} s per training) allows no more steps; "
+                f"on your own machine: `{command}`",
+                icon="⏳",
+            )
 
 
 def timing_area(parent, view: str):

@@ -29,6 +29,7 @@ def render(config: Config) -> None:
     result = engine.trained(config)
     chart_column, text = st.columns([2, 1], gap="medium")
     with chart_column:
+        engine.convergence_notice(config, result)
         heldout, last, seconds = st.columns(3)
         heldout.metric("held-out loss", f"{result.heldout[0]:.4g}")
         last.metric("last training loss", f"{result.loss_history[0, -1]:.4g}")

@@ -44,6 +44,7 @@ def render(config: Config) -> None:
     result = engine.sweep(config, INTRO_SPARSITIES)
     charts_column, text = st.columns([2, 1], gap="medium")
     with charts_column:
+        engine.convergence_notice(config, result, "These models")
         engine.timing_area(st, "sweep").caption(
             f"{len(INTRO_SPARSITIES)} models trained as one batch in {result.seconds:.1f} s."
         )

@@ -1,0 +1,163 @@
+"""Calibrate the work limit's time model (superpos.schedule.predicted_seconds) on measurements.
+
+    python -m benchmarks.calibrate          # measure, fit, print the constants and the errors
+    python -m benchmarks.calibrate --check  # only compare today's constants with new measurements
+
+Times superpos.train.train_instances on one thread over a spread of sizes, batches, instance
+counts and restarts, and fits, by least squares on relative error, the non-negative constants of
+
+    seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP)
+              + instances x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START
+
+(runs = instances x (1 + (restarts - 1) x PRUNE_FRACTION)). The measurements and the fit are
+written to benchmarks/calibration.json with the date and the commit; the constants are copied by
+hand into superpos/schedule.py. Run it on a quiet machine: the work limit should predict within 30%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from superpos import schedule
+from superpos.train import TRAIN_THREADS, train_instances
+
+STORE = Path(__file__).with_name("calibration.json")
+CONSTANTS = (
+    "PRODUCT_SECONDS",
+    "VALUE_SECONDS",
+    "RUN_SECONDS",
+    "STEP_SECONDS",
+    "EVALUATE_PRODUCT_SECONDS",
+    "EVALUATE_VALUE_SECONDS",
+    "START_SECONDS",
+)
+# (n, m, instances, batch, restarts, steps): small and large, narrow and wide, one model and a sweep.
+DESIGN = [
+    (5, 2, 1, 256, 6, 400),
+    (5, 2, 10, 256, 6, 400),
+    (20, 5, 1, 256, 6, 400),
+    (20, 5, 10, 256, 6, 400),
+    (20, 5, 10, 1024, 1, 400),
+    (100, 20, 1, 512, 1, 400),
+    (100, 20, 10, 256, 1, 300),
+    (100, 50, 3, 1024, 6, 200),
+    (200, 10, 10, 256, 1, 200),
+    (400, 30, 1, 256, 1, 400),
+    (400, 30, 1, 1024, 1, 200),
+    (400, 30, 10, 256, 1, 100),
+    (400, 100, 3, 512, 1, 100),
+    (1000, 10, 1, 512, 1, 200),
+    (1000, 100, 1, 512, 1, 100),
+    (1000, 100, 3, 256, 1, 60),
+    (1000, 200, 1, 256, 1, 60),
+    (1000, 200, 1, 1024, 2, 30),
+]
+
+
+def features(n_features, n_hidden, instances, batch_size, restarts, steps) -> np.ndarray:
+    """The terms the constants multiply, in the order of CONSTANTS."""
+    runs = schedule.runs_per_step(instances, restarts)
+    return np.array(
+        [
+            steps * runs * batch_size * n_features * n_hidden,
+            steps * runs * batch_size * n_features,
+            steps * runs,
+            steps,
+            instances * n_features * n_hidden,
+            instances * n_features,
+            1.0,
+        ]
+    )
+
+
+def non_negative_fit(design: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Least squares with every coefficient >= 0: refit without the columns that come out negative."""
+    active = np.ones(design.shape[1], dtype=bool)
+    while True:
+        coefficients = np.zeros(design.shape[1])
+        coefficients[active] = np.linalg.lstsq(design[:, active], target, rcond=None)[0]
+        if (coefficients >= 0).all():
+            return coefficients
+        active &= coefficients > 0
+
+
+def measure(n_features, n_hidden, instances, batch_size, restarts, steps) -> float:
+    """Seconds of one training (the best of two), sparsity 0.9, uniform importance."""
+    probability = np.full((instances, n_features), 0.1)
+    seconds = []
+    for _ in range(2):
+        result = train_instances(
+            "relu",
+            n_hidden,
+            probability,
+            np.ones_like(probability),
+            steps,
+            batch_size,
+            0.01,
+            0,
+            restarts,
+            max_seconds=None,
+        )
+        seconds.append(result.seconds)
+    return min(seconds)
+
+
+def predicted(point) -> float:
+    n_features, n_hidden, instances, batch_size, restarts, steps = point
+    plan = schedule.Schedule(steps, batch_size, (0.01,) * instances, restarts)
+    return schedule.predicted_seconds(n_features, n_hidden, instances, plan)
+
+
+def spread(ratios: np.ndarray) -> str:
+    return f"prediction / measurement from {ratios.min():.2f} to {ratios.max():.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="compare the current constants only; write nothing")
+    arguments = parser.parse_args()
+    torch.set_num_threads(TRAIN_THREADS)
+    train_instances("relu", 2, np.full((1, 5), 0.1), np.ones((1, 5)), 50, 64, 0.01, 0, max_seconds=None)  # warm-up
+    rows = []
+    for point in DESIGN:
+        seconds = measure(*point)
+        rows.append({"point": point, "seconds": seconds})
+        print(f"{point}: {seconds:.3f} s (today's model predicts {predicted(point):.3f} s)", flush=True)
+    measured = np.array([row["seconds"] for row in rows])
+    current = np.array([predicted(row["point"]) for row in rows])
+    print(f"\ntoday's constants: {spread(current / measured)}")
+    if arguments.check:
+        return
+    design = np.array([features(*row["point"]) for row in rows])
+    # Least squares on relative error: divide each row by its measurement.
+    constants = non_negative_fit(design / measured[:, None], np.ones(len(rows)))
+    fitted = design @ constants
+    print(f"fitted constants: {spread(fitted / measured)}\n")
+    for name, value in zip(CONSTANTS, constants, strict=True):
+        print(f"{name} = {value:.3g}")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    STORE.write_text(
+        json.dumps(
+            {
+                "date": datetime.date.today().isoformat(),
+                "commit": commit,
+                "command": "python -m benchmarks.calibrate",
+                "threads": TRAIN_THREADS,
+                "measurements": rows,
+                "constants": dict(zip(CONSTANTS, constants.tolist(), strict=True)),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
