@@ -21,12 +21,23 @@ def hidden(model: str, weights: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.relu(pre_activation) if model in ("neuron", "abs") else pre_activation
 
 
+def forward_parts(
+    model: str, weights: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, output_weights=None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The forward pass up to the output ReLU: pre = W x, h = ReLU(pre) (neuron, abs) or pre,
+    out = W^T h + b (W2 h + b for abs, W2 = output_weights). The trainer's hand-derived
+    gradients need all three, so this is the one place the models' products are written."""
+    pre_activation = torch.bmm(weights, x)
+    hidden_values = torch.relu(pre_activation) if model in ("neuron", "abs") else pre_activation
+    readout = weights.transpose(1, 2) if output_weights is None else output_weights
+    return pre_activation, hidden_values, torch.baddbmm(bias[:, :, None], readout, hidden_values)
+
+
 def forward(
     model: str, weights: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, output_weights=None
 ) -> torch.Tensor:
     """x' = W^T h + b (W2 h + b for abs, W2 = output_weights), through a ReLU but for linear."""
-    readout = weights.transpose(1, 2) if output_weights is None else output_weights
-    out = torch.baddbmm(bias[:, :, None], readout, hidden(model, weights, x))
+    out = forward_parts(model, weights, bias, x, output_weights)[2]
     return out if model == "linear" else torch.relu(out)
 
 

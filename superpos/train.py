@@ -27,7 +27,7 @@ from superpos import absolute
 from superpos.config import Config
 from superpos.data import NonzeroSampler, keep_where_positive, zero_input_probability
 from superpos.evaluate import heldout_loss
-from superpos.models import hidden, weighted_squared_error
+from superpos.models import forward_parts, weighted_squared_error
 from superpos.schedule import MAX_SECONDS, PRUNE_FRACTION, Schedule, automatic_schedule, check_time, resolve
 from superpos.schedule import budget as schedule_budget
 
@@ -46,11 +46,12 @@ SELECTION_VALUES = 4_000_000
 # The convergence diagnostic: the selection loss's relative fall over the last fifth of training.
 # The learning rate has decayed to under a tenth of its peak there, so a run that has settled
 # moves its loss by a fraction of a percent (measured at n = 400, m = 30: 0.1-0.8% for runs
-# within 4% of the paper recipe's loss), while one still descending falls by more than 1%
-# (1.5-2.3% for runs 9-22% above it).
+# within 4% of the paper recipe's loss; up to 1.1% for tiny sparse models), while one still descending
+# falls by 1.5-2.3% (runs 9-22% above it). The threshold sits at 2%: the budget check (below) catches
+# the trainings cut short, which this alone would miss.
 CONVERGENCE_WINDOW = 0.2
 CONVERGENCE_POINTS = 4
-CONVERGED_FALL = 0.01
+CONVERGED_FALL = 0.02
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -78,7 +79,7 @@ class TrainResult:
     at selection_steps (the last fifth of training, after pruning); final_fall the relative fall
     of that loss over the last fifth, (L(0.8 T) - L(T)) / L(T); budget the share of the automatic
     schedule's training this one had (superpos.schedule.budget: below 1 when the work limit or
-    the user cut it short); converged where final_fall < CONVERGED_FALL (1%) and budget >= 1.
+    the user cut it short); converged where final_fall < CONVERGED_FALL (2%) and budget >= 1.
     A loss that barely moves is not enough on its own: a short or slow training moves little.
     """
 
@@ -163,9 +164,7 @@ class ExpectedLoss:
 
         With g = dLoss/d(out): dW = h g^T + (W g * dh/dpre) x^T, db = sum_batch g + zero term.
         """
-        pre_activation = torch.bmm(weights, x)
-        hidden = torch.relu(pre_activation) if self.model == "neuron" else pre_activation
-        out = torch.baddbmm(bias[:, :, None], weights.transpose(1, 2), hidden)
+        pre_activation, hidden, out = forward_parts(self.model, weights, bias, x)
         output_grad = (out - x).mul_(self.output_scale)
         if self.model != "linear":  # ReLU(out) passes no gradient where out <= 0
             output_grad = keep_where_positive(output_grad, out)
@@ -222,9 +221,7 @@ class Runs:
         if self.model == "abs":
             out = absolute.output(self.weights, self.bias, x)
         else:
-            out = torch.baddbmm(
-                self.bias[:, :, None], self.weights.transpose(1, 2), hidden(self.model, self.weights, x)
-            )
+            out = forward_parts(self.model, self.weights, self.bias, x)[2]
         return self.loss(x, out, self.bias)
 
 
