@@ -115,7 +115,7 @@ def computation_densities(config: Config, sparsities: tuple[float, ...]) -> tupl
     """Of the abs models `sweep(config, sparsities)` trains: neuron counts per density and the features
     their polysemantic neurons read (superpos.computation)."""
     result = sweep(config, sparsities)
-    densities = [1.0 - sparsity for sparsity in sparsities]
+    densities = [round(1.0 - sparsity, 12) for sparsity in sparsities]  # 1 - (1 - 0.001) is not 0.001
     return (
         computation.density_summary(result.weights, densities),
         computation.polysemantic_features(result.weights, result.importance, densities),
@@ -139,7 +139,8 @@ def longer_steps(result: TrainResult, n_features: int, n_hidden: int) -> int:
     """The steps a longer training of `result`'s batch gets: LONGER times as many, at most what the
     work limit allows (and Config's largest), never fewer than it had."""
     instances = len(result.heldout)
-    fits = schedule.max_steps(n_features, n_hidden, instances, result.schedule, MAX_SECONDS)
+    allowed = schedule.seconds_allowed(instances, MAX_SECONDS)
+    fits = schedule.max_steps(n_features, n_hidden, instances, result.schedule, allowed)
     return max(result.schedule.steps, min(LONGER * result.schedule.steps, fits, int(SETTINGS["steps"].high)))
 
 

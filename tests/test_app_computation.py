@@ -1,0 +1,107 @@
+"""The "Computation (|x|)" view in AppTest: its three settings, the density control, a bad link.
+
+Trainings are cut short (steps in the config) where the point is the view, not the model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from superpos import computation
+from views import VIEW_NAMES
+from views.computation import PAPER, SIDEBAR, SMALL
+
+ROOT = Path(__file__).resolve().parents[1]
+VIEW = "Computation (|x|)"
+VIEW_SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+from superpos.config import Config
+import views.computation
+views.computation.render(Config(**{config!r}))
+"""
+SHORT = {"steps": 30, "restarts": 1, "batch_size": 64}
+
+
+def run_view(config: dict, query_params: dict | None = None) -> AppTest:
+    app = AppTest.from_string(VIEW_SCRIPT.format(root=str(ROOT), config=config), default_timeout=120)
+    app.query_params.update(query_params or {})
+    return app.run()
+
+
+def chart_tables(app: AppTest) -> list[tuple[dict, object]]:
+    """(spec, data) of every chart: the data of its first dataset, decoded from Arrow."""
+    charts = []
+    for chart in app.get("vega_lite_chart"):
+        data = pyarrow.ipc.open_stream(chart.proto.datasets[0].data.data).read_pandas()
+        charts.append((json.loads(chart.proto.spec), data))
+    return charts
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def assert_clean(app: AppTest) -> None:
+    assert not app.exception, [element.value for element in app.exception]
+    assert not app.error, [element.value for element in app.error]
+
+
+def test_the_view_is_a_tab_of_the_app():
+    assert VIEW in VIEW_NAMES
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    app.query_params.update({"view": VIEW, "steps": "30"})
+    app.run()
+    assert_clean(app)
+    assert app.tabs[VIEW_NAMES.index(VIEW)].label == VIEW
+
+
+def test_sidebar_setting_draws_w1_and_w2_per_neuron():
+    app = run_view({"n_features": 4, "n_hidden": 3, "sparsity": 0.5, **SHORT})
+    assert_clean(app)
+    assert app.get("segmented_control")[0].value == SIDEBAR
+    spec, weights = chart_tables(app)[0]
+    assert {"neuron", "feature", "reads", "writes", "label"} <= set(weights.columns)
+    assert set(weights["neuron"]) <= set(range(3)) and set(weights["feature"]) <= set(range(4))
+    assert weights["reads"].abs().max() == pytest.approx(1.0)  # normalised: the largest |W1| is 1
+    assert len(spec["hconcat"]) == 2  # W1 and W2 side by side
+    shown = metrics(app)
+    counts = [int(shown[f"{label} neurons"].split(" of ")[0]) for label in ("monosemantic", "polysemantic", "dead")]
+    assert sum(counts) == 3
+    assert shown["features with a ReLU(x)/ReLU(−x) pair"].endswith("of 4")
+
+
+def test_the_papers_dense_setting_is_one_click_away():
+    app = run_view({"n_features": 5, "n_hidden": 2})
+    app.get("segmented_control")[0].set_value(SMALL).run()
+    assert_clean(app)
+    _, weights = chart_tables(app)[0]
+    assert set(weights["neuron"]) <= set(range(computation.SMALL_HIDDEN))
+    assert metrics(app)["features with a ReLU(x)/ReLU(−x) pair"].endswith(f"of {computation.SMALL_FEATURES}")
+
+
+def test_the_papers_density_sweep_and_its_density_control():
+    app = run_view(SHORT, {"computation_setting": PAPER})
+    assert_clean(app)
+    tables = [data for _, data in chart_tables(app)]
+    summary = next(table for table in tables if {"density", "label", "neurons"} <= set(table.columns))
+    assert sorted(set(summary["density"].astype(float))) == sorted(computation.PAPER_DENSITIES)
+    assert (summary.groupby("density")["neurons"].sum() == computation.PAPER_HIDDEN).all()
+    slider = app.select_slider(key="computation_density")
+    assert slider.value == computation.PAPER_DENSITIES[-1]
+    slider.set_value(1.0).run()
+    assert_clean(app)
+    _, weights = chart_tables(app)[2]
+    assert set(weights["feature"]) <= set(range(computation.PAPER_FEATURES))
+
+
+def test_a_bad_density_in_the_link_is_named():
+    app = run_view(SHORT, {"computation_setting": PAPER, "computation_density": "0.5"})
+    assert not app.exception
+    assert len(app.warning) == 1 and "`computation_density` = `0.5`" in app.warning[0].value
+    assert app.select_slider(key="computation_density").value == computation.PAPER_DENSITIES[-1]
