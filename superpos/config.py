@@ -19,11 +19,12 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-MODEL_KINDS = ("linear", "relu", "neuron")
+MODEL_KINDS = ("linear", "relu", "neuron", "abs")
 MODEL_LABELS = {
     "linear": "Linear  x' = WᵀWx + b",
     "relu": "ReLU output  x' = ReLU(WᵀWx + b)",
     "neuron": "Neuron  h = ReLU(Wx), x' = ReLU(Wᵀh + b)",
+    "abs": "Absolute value  h = ReLU(W₁x), y' = ReLU(W₂h + b) ≈ |x|",
 }
 TRAINING_FIELDS = ("steps", "batch_size", "lr", "restarts")
 
@@ -125,7 +126,8 @@ def validate(config: Config) -> None:
         if value is None and name in TRAINING_FIELDS:
             continue  # automatic
         check_number(name, value, spec)
-    if config.n_hidden > config.n_features:
+    # m > n only helps the abs model, which needs two neurons per feature (n = 3, m = 6 in the paper).
+    if config.n_hidden > config.n_features and config.model != "abs":
         raise ConfigError(
             "n_hidden", f"{config.n_hidden} exceeds n_features={config.n_features}; allowed at most n_features"
         )
