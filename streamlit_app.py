@@ -5,10 +5,13 @@ Thin on purpose: sidebar widgets -> a Config -> the open view, which calls the c
 """
 
 import streamlit as st
+import torch
 
-from views import VIEW_NAMES, controls, embedding, engine, jl, loss, neurons, phase, sweep
+from superpos.train import TRAIN_THREADS
+from views import VIEW_NAMES, computation, controls, embedding, engine, jl, loss, neurons, phase, sae, sweep
 
 st.set_page_config(page_title="Superposition explorer", page_icon="🧲", layout="wide")
+torch.set_num_threads(TRAIN_THREADS)  # once per process, as superpos.train says: steadier on a shared CPU
 
 RENDERERS = (
     embedding.render,
@@ -18,6 +21,8 @@ RENDERERS = (
     neurons.render,
     lambda config: jl.render(engine.trained_weights(config)),
     loss.render,
+    sae.render,
+    computation.render,
 )
 VIEWS = dict(zip(VIEW_NAMES, RENDERERS, strict=True))
 

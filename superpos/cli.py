@@ -12,13 +12,15 @@ import argparse
 import json
 import sys
 
+import torch
+
 from superpos import export, jl, packing
 from superpos.config import MODEL_KINDS, SETTINGS, Config, ConfigError
 from superpos.sae import INTEGER_FIELDS as SAE_INTEGER_FIELDS
 from superpos.sae import SAE_KINDS, SAE_LABELS, SAEConfig, SAEResult, check_toy, train_saes
 from superpos.sae_metrics import SAEMetrics, evaluate_saes, latent_table
 from superpos.schedule import MAX_SECONDS
-from superpos.train import TrainingDiverged, train, train_sweep
+from superpos.train import TRAIN_THREADS, TrainingDiverged, train, train_sweep
 
 
 class UsageError(Exception):
@@ -305,6 +307,7 @@ COMMANDS = {"train": run_train, "sweep": run_sweep, "jl": run_jl, "sae": run_sae
 
 
 def main(argv: list[str] | None = None) -> int:
+    torch.set_num_threads(TRAIN_THREADS)  # once per process, as superpos.train says
     try:
         arguments = build_parser().parse_args(argv)
         output = COMMANDS[arguments.command](arguments)

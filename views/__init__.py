@@ -8,4 +8,6 @@ VIEW_NAMES = (
     "Neurons & polysemanticity",
     "Near-orthogonality (JL)",
     "Loss",
+    "Sparse autoencoder",
+    "Computation (|x|)",
 )
