@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from superpos import absolute, computation
+from superpos.charts import computation as charts
 from superpos.data import sample_features, zero_input_probability
 from superpos.evaluate import heldout_loss
 from superpos.models import forward
@@ -162,6 +163,16 @@ def test_the_asymmetric_motif_is_found_with_its_inhibitor():
     motif = motifs.iloc[0]
     assert (motif["neuron"], motif["inhibitor"], motif["strong"], motif["weak"]) == (0, 1, 0, 1)
     np.testing.assert_allclose([motif["weak_weight"], motif["interference"], motif["inhibition"]], [-0.25, 4.0, -5.0])
+
+
+def test_motif_chart_draws_both_neurons_on_both_features():
+    motif = computation.asymmetric_motifs(MOTIF_FIRST, motif_second(-5.0)).iloc[0]  # a row of floats
+    table = charts.motif_table(MOTIF_FIRST, motif_second(-5.0), motif)
+    assert len(table) == 8  # 2 neurons x 2 features x (reads, writes)
+    reads = table[table["weight"] == "reads W1"].set_index(["neuron", "feature"])["value"]
+    assert reads[("A (reads both)", "weak: feature 1")] == -0.5
+    assert reads[("B (inhibits)", "strong: feature 0")] == 1.0
+    assert charts.motif_chart(MOTIF_FIRST, motif_second(-5.0), motif).to_dict()
 
 
 def test_no_motif_when_the_inhibition_is_too_weak_or_the_weights_are_equal():

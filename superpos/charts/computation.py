@@ -78,9 +78,10 @@ def motif_table(first: np.ndarray, second: np.ndarray, motif: pd.Series) -> pd.D
     """The two neurons of one asymmetric motif (a row of computation.asymmetric_motifs) on its two
     features: what each reads (W1) and writes (W2), as raw weights."""
     rows = []
-    for role, neuron in (("A (reads both)", motif["neuron"]), ("B (inhibits)", motif["inhibitor"])):
-        for name, feature in (("strong", motif["strong"]), ("weak", motif["weak"])):
-            label = f"{name}: feature {int(feature)}"
+    neurons = (("A (reads both)", int(motif["neuron"])), ("B (inhibits)", int(motif["inhibitor"])))
+    for role, neuron in neurons:
+        for name, feature in (("strong", int(motif["strong"])), ("weak", int(motif["weak"]))):
+            label = f"{name}: feature {feature}"
             rows.append({"neuron": role, "feature": label, "weight": "reads W1", "value": first[neuron, feature]})
             rows.append({"neuron": role, "feature": label, "weight": "writes W2", "value": second[feature, neuron]})
     return pd.DataFrame(rows)
