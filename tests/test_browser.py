@@ -22,7 +22,7 @@ SUMMARY = "features represented"  # in the Embedding view's caption, which names
 # Wall-clock training times (views.engine.timing_area): hidden in the screenshots, which would
 # otherwise differ on every run.
 TIMES = '[class*="st-key-training_time"]'
-VIEWS_WITH_TIMES = ("Embedding", "Sparsity sweep", "Loss")
+VIEWS_WITH_TIMES = ("Embedding", "Sparsity sweep", "Loss", "Sparse autoencoder")
 
 
 def query(page) -> dict[str, str]:
