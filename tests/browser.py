@@ -8,6 +8,7 @@ and the benchmarks (benchmarks/load.py, benchmarks/app_latency.py) share one rec
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from views import VIEW_NAMES
 
@@ -112,10 +114,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+# A line of the server's log that means something went wrong: a Python warning or a traceback.
+LOG_PROBLEM = re.compile(r"Traceback|Warning\b|Error\b")
+
+
 @dataclass(frozen=True)
 class Server:
     url: str
     process: subprocess.Popen
+    log: IO[bytes]
+
+    def log_text(self) -> str:
+        """Everything the server has written to stdout and stderr so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def log_problems(self) -> list[str]:
+        """The log's lines that start a traceback, name an error or carry a warning."""
+        return [line for line in self.log_text().splitlines() if LOG_PROBLEM.search(line)]
 
     def resident_kib(self) -> int:
         """The server's resident memory (VmRSS), in KiB."""
@@ -172,7 +188,7 @@ def streamlit_server(timeout: float = 60.0) -> Iterator[Server]:
                     output = log.read().decode(errors="replace")[-4000:]
                     raise RuntimeError(f"the Streamlit server did not become healthy:\n{output}")
                 time.sleep(0.1)
-            yield Server(url, process)
+            yield Server(url, process, log)
         finally:
             process.terminate()
             try:

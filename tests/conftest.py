@@ -38,10 +38,13 @@ def require_browser() -> None:
 
 @pytest.fixture(scope="session")
 def app_server():
-    """The app, served from the repository root on a free loopback port, stopped after the run."""
+    """The app, served from the repository root on a free loopback port, stopped after the run.
+    Any warning or traceback in its log fails the run (as an error of the last test that used it)."""
     require_browser()
     with browser.streamlit_server() as server:
         yield server
+        problems = server.log_problems()
+    assert problems == [], "the app's server logged:\n" + "\n".join(problems)
 
 
 @pytest.fixture(scope="session")

@@ -187,21 +187,41 @@ def test_a_bad_link_warns_once_injects_no_markup_and_leaves_a_faithful_url(app_s
     assert control_values(again) == shown
 
 
-# Per chart of the open view: how many px its drawing sticks out of its column (or the main block).
-CHART_OVERFLOW = """selector => [...document.querySelectorAll(selector)]
-  .map(chart => {
+# Per chart of the open view, what its drawing (the SVG) runs into: the edge of its column (or of
+# the main block), and any other element of the view whose box it overlaps, by more than 1 px.
+CHART_COLLISIONS = """panel => {
+  const box = element => element.getBoundingClientRect();
+  const overlap = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1
+      && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
+  const elements = [...document.querySelectorAll(`${panel} [data-testid="stElementContainer"]`)]
+      .filter(element => box(element).width > 0 && box(element).height > 0);
+  return [...document.querySelectorAll(`${panel} [data-testid="stVegaLiteChart"]`)].flatMap(chart => {
+    const drawing = box(chart.querySelector("svg"));
     const place = chart.closest('[data-testid="stColumn"]') || chart.closest('[data-testid="stMainBlockContainer"]');
-    return Math.round(chart.querySelector("svg").getBoundingClientRect().right - place.getBoundingClientRect().right);
-  })"""
+    const title = chart.querySelector("svg .role-title-text")?.textContent || "a chart";
+    const problems = drawing.right - box(place).right > 1 ? [`${title} sticks out of its column`] : [];
+    for (const element of elements) {
+      if (!element.contains(chart) && !chart.contains(element) && overlap(drawing, box(element))) {
+        problems.push(`${title} overlaps ${element.innerText.slice(0, 40) || element.className}`);
+      }
+    }
+    return problems;
+  });
+}"""
+WIDE_MODEL = "?n_features=8&n_hidden=3"  # m >= 3: the Embedding view's projection and WᵀW
 
 
-def test_no_chart_is_wider_than_its_place(app_server, new_page):
-    page = new_page()
-    browser.open_app(page, app_server.url)
-    overflows = {}
-    for view in browser.VIEWS:
-        if view != browser.VIEWS[0]:
-            open_view(page, view)
-        sticking_out = page.evaluate(CHART_OVERFLOW, f"{browser.OPEN_TAB_PANEL} {browser.CHART}")
-        overflows[view] = [pixels for pixels in sticking_out if pixels > 1]
-    assert overflows == {view: [] for view in browser.VIEWS}
+@pytest.mark.parametrize("link", ["", WIDE_MODEL], ids=["defaults", "m3"])
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_no_chart_runs_into_another_element(app_server, chromium, link, width):
+    page = browser.new_page(chromium, {"width": width, "height": 900})
+    try:
+        browser.open_app(page, app_server.url + "/" + link)
+        collisions = {}
+        for view in browser.VIEWS:
+            if view != browser.VIEWS[0]:
+                open_view(page, view)
+            collisions[view] = page.evaluate(CHART_COLLISIONS, browser.OPEN_TAB_PANEL)
+        assert collisions == {view: [] for view in browser.VIEWS}
+    finally:
+        page.context.close()

@@ -11,3 +11,8 @@ VIEW_NAMES = (
     "Sparse autoencoder",
     "Computation (|x|)",
 )
+
+# A view's chart and explanation columns: 3 : 1 leaves the charts about 600 px on a 1280 px page,
+# as much as the widest fixed-size chart beside a text needs (tests/test_browser.py checks that
+# none runs over).
+CHART_TEXT_COLUMNS = (3, 1)

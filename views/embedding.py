@@ -11,7 +11,7 @@ import streamlit as st
 from superpos import metrics
 from superpos.charts import geometry
 from superpos.config import Config
-from views import engine, export
+from views import CHART_TEXT_COLUMNS, engine, export
 
 FRAME_SECONDS = 0.4  # between snapshots while playing
 
@@ -81,8 +81,15 @@ def render(config: Config) -> None:
     """The arrows (or projection and WᵀW), D_i and b_i of the sidebar's model, and its downloads."""
     result = engine.trained(config)
     weights, bias, importance = result.weights[0], result.bias[0], result.importance[0]
-    charts, text = st.columns([2, 1], gap="medium")
+    # With m >= 3 the projection, WᵀW and three bar charts need the page's width: text below them.
+    wide = config.n_hidden >= 3
+    charts, text = (st.container(), st.container()) if wide else st.columns(CHART_TEXT_COLUMNS, gap="medium")
     charts.caption(summary(config, weights))
+    if config.model == "abs":
+        charts.caption(
+            "Absolute-value model: the arrows are the columns of W₁ (where each feature drives the neurons); "
+            "its output weights W₂ and what each neuron computes are in *Computation (|x|)*."
+        )
     with charts:
         engine.convergence_notice(config, result)
     engine.timing_area(charts, "embedding").caption(f"Trained in {result.seconds:.1f} s.")
@@ -96,7 +103,7 @@ def render(config: Config) -> None:
 def render_dynamics(config: Config) -> None:
     """W of the sidebar's model at each snapshot of its training, with a slider and a play toggle."""
     result = engine.trained(config)
-    charts, text = st.columns([2, 1], gap="medium")
+    charts, text = st.columns(CHART_TEXT_COLUMNS, gap="medium")
     with charts:
         engine.convergence_notice(config, result)
         playing = st.toggle("Play", key="dynamics_playing", help="Step through the snapshots in a loop.")

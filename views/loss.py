@@ -7,7 +7,7 @@ import streamlit as st
 from superpos.charts.loss import loss_chart, loss_table
 from superpos.config import Config
 from superpos.evaluate import HELDOUT_SAMPLES
-from views import engine, export
+from views import CHART_TEXT_COLUMNS, engine, export
 
 EXPLANATION = rf"""
 The loss of one model is $L = \frac{{1}}{{n}} \sum_i I_i\, \mathbb{{E}}\big[(x_i - x'_i)^2\big]$, the
@@ -27,7 +27,7 @@ feature joining the geometry: compare with *Training dynamics*.
 def render(config: Config) -> None:
     """The sidebar model's training curve and held-out loss."""
     result = engine.trained(config)
-    chart_column, text = st.columns([2, 1], gap="medium")
+    chart_column, text = st.columns(CHART_TEXT_COLUMNS, gap="medium")
     with chart_column:
         engine.convergence_notice(config, result)
         heldout, last, seconds = st.columns(3)

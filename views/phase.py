@@ -8,7 +8,7 @@ import streamlit as st
 from superpos import experiments, metrics
 from superpos.charts.phase import phase_chart
 from superpos.config import Config
-from views import engine, export
+from views import CHART_TEXT_COLUMNS, engine, export
 
 EXPLANATION = rf"""
 The smallest case of superposition: $n = 2$ features in $m = 1$ dimension, so $W = [w_1, w_2]$.
@@ -36,8 +36,16 @@ superposition when $(\hat W_2 \cdot W_1)^2 > {experiments.SHARED_OVERLAP}$.
 
 def render(config: Config) -> None:
     """The phase diagram, trained with the sidebar's model, learning rate and seed."""
+    if config.model == "abs":
+        st.info(
+            "The phase diagram does not apply to the absolute-value model: it asks where a second feature is "
+            "*stored* in one dimension, while the abs model *computes* |x| and needs two neurons per feature. "
+            "Its own view is *Computation (|x|)*; choose linear, relu or neuron in the sidebar for this one.",
+            icon="ℹ️",
+        )
+        return
     table = engine.phase_diagram(config.model, config.lr, config.seed)
-    chart_column, text = st.columns([2, 1], gap="medium")
+    chart_column, text = st.columns(CHART_TEXT_COLUMNS, gap="medium")
     with chart_column:
         st.altair_chart(phase_chart(table), width="content")
         export.csv_download(lambda: table, "phase_diagram")

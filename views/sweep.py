@@ -9,7 +9,7 @@ import streamlit as st
 from superpos.charts import sweep as charts
 from superpos.config import Config
 from superpos.experiments import INTRO_SPARSITIES
-from views import engine, export
+from views import CHART_TEXT_COLUMNS, engine, export
 
 EXPLANATION = r"""
 Each small plot is a separate model, trained with the sidebar's $n$, $m$, $r$ and model but its
@@ -42,7 +42,7 @@ def sweep_chart(config: Config) -> alt.VConcatChart:
 def render(config: Config) -> None:
     """The intro sweep for the sidebar's n, m, r and model: small direction plots and D_i against 1/(1 - S)."""
     result = engine.sweep(config, INTRO_SPARSITIES)
-    charts_column, text = st.columns([2, 1], gap="medium")
+    charts_column, text = st.columns(CHART_TEXT_COLUMNS, gap="medium")
     with charts_column:
         engine.convergence_notice(config, result, "These models")
         engine.timing_area(st, "sweep").caption(

@@ -12,8 +12,6 @@ pointing at a feature in one chart highlights it in all of them.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import altair as alt
 import numpy as np
@@ -22,6 +20,11 @@ import pandas as pd
 from superpos import metrics
 
 HOVER = alt.selection_point(name="hover", fields=["feature"], on="pointerover", clear="pointerout")
+# Concatenated charts share HOVER on purpose: Altair merges the copies into one selection that
+# listens in every part, and warns that it did. The filter is set once, for the whole process:
+# a warnings.catch_warnings() block around each concatenation would not be thread-safe, and the
+# app's sessions run in threads, so one session's block could restore the filters in another's.
+warnings.filterwarnings("ignore", message="Automatically deduplicated selection parameter", category=UserWarning)
 FADED = alt.when(HOVER).then(alt.value(1.0)).otherwise(alt.value(0.2))
 LEGEND = alt.Legend(orient="bottom", gradientLength=120)  # below its chart: the views are narrow
 IMPORTANCE_COLOR = alt.Color(
@@ -46,15 +49,6 @@ SIZE = 220  # pixels; square direction plots
 BAR_WIDTH = 120
 BAR_HEIGHT = 110
 HEATMAP_FEATURES = 40  # W^T W shows at most the first (most important) 40 features
-
-
-@contextmanager
-def shared_hover() -> Iterator[None]:
-    """Concatenate charts inside this block: Altair merges their identical HOVER selections into
-    one that listens in every part, which is the point, but warns that it did so."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Automatically deduplicated selection parameter")
-        yield
 
 
 def feature_table(weights: np.ndarray, importance: np.ndarray, bias=None, basis=None) -> pd.DataFrame:
@@ -182,14 +176,13 @@ def embedding(weights: np.ndarray, bias: np.ndarray, importance: np.ndarray) -> 
     table = feature_table(weights, importance, bias)
     dimensionality = feature_bars(table, "dimensionality", "D_i, dimensionality")
     bias_bars = feature_bars(table, "bias", "b_i, bias")
-    with shared_hover():
-        if weights.shape[0] <= 2:
-            return alt.hconcat(arrows(table, "W_i, each feature's direction"), alt.vconcat(dimensionality, bias_bars))
-        norms = feature_bars(table, "norm", "‖W_i‖, coloured by superposition", SUPERPOSITION_COLOR)
-        top = alt.hconcat(arrows(table, "W_i on W's top-2 principal axes"), gram_heatmap(weights)).resolve_scale(
-            color="independent"
-        )
-        return alt.vconcat(top, alt.hconcat(norms, dimensionality, bias_bars)).resolve_scale(color="independent")
+    if weights.shape[0] <= 2:
+        return alt.hconcat(arrows(table, "W_i, each feature's direction"), alt.vconcat(dimensionality, bias_bars))
+    norms = feature_bars(table, "norm", "‖W_i‖, coloured by superposition", SUPERPOSITION_COLOR)
+    top = alt.hconcat(arrows(table, "W_i on W's top-2 principal axes"), gram_heatmap(weights)).resolve_scale(
+        color="independent"
+    )
+    return alt.vconcat(top, alt.hconcat(norms, dimensionality, bias_bars)).resolve_scale(color="independent")
 
 
 def dynamics_table(snapshots: np.ndarray, snapshot_steps: np.ndarray, importance: np.ndarray) -> pd.DataFrame:
@@ -227,10 +220,9 @@ def dynamics(snapshots: np.ndarray, snapshot_steps: np.ndarray, importance: np.n
         .add_params(HOVER)
     )
     rule = alt.Chart(pd.DataFrame({"step": [step]})).mark_rule(color="#888888").encode(x="step:Q")
-    with shared_hover():
-        return alt.hconcat(
-            now, alt.layer(norms, rule).properties(width=SIZE + 20, height=SIZE, title="‖W_i‖ during training")
-        )
+    return alt.hconcat(
+        now, alt.layer(norms, rule).properties(width=SIZE + 20, height=SIZE, title="‖W_i‖ during training")
+    )
 
 
 def importance_bars(importance: np.ndarray) -> alt.Chart:

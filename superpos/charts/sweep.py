@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from superpos import metrics
-from superpos.charts.geometry import FADED, HOVER, IMPORTANCE_COLOR, feature_table, shared_hover, tooltips
+from superpos.charts.geometry import FADED, HOVER, IMPORTANCE_COLOR, feature_table, tooltips
 
 GUIDES = {"1": 1.0, "3/4": 3 / 4, "2/3": 2 / 3, "1/2": 1 / 2, "2/5": 2 / 5, "3/8": 3 / 8, "1/3": 1 / 3}
 SMALL = 90  # pixels per small direction plot
@@ -113,5 +113,4 @@ def feature_geometry(table: pd.DataFrame, n_hidden: int) -> alt.LayerChart:
 def sweep(weights: np.ndarray, probability: np.ndarray, importance: np.ndarray) -> alt.VConcatChart:
     """The Sparsity sweep view as one chart: small direction plots above the feature geometry."""
     table = sweep_table(weights, probability, importance)
-    with shared_hover():
-        return alt.vconcat(small_directions(table), feature_geometry(table, weights.shape[1]))
+    return alt.vconcat(small_directions(table), feature_geometry(table, weights.shape[1]))
