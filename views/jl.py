@@ -130,7 +130,15 @@ def render(trained_weights: np.ndarray | None) -> None:
         "a nearly private direction each, paying only a little interference $|\\cos|$ between them."
     )
     dim, count, eps = controls()
+    random_directions_section(count, dim)
+    worst_pair_section(count, dim)
+    packing_section(eps, dim)
+    projection_section(count, eps)
+    trained_model_section(trained_weights)
 
+
+def random_directions_section(count: int, dim: int) -> None:
+    """Figure 1: the cosines of random unit vectors against their exact law."""
     st.subheader("1. Random directions are nearly orthogonal")
     stats = cosine_statistics(count, dim)
     st.markdown(
@@ -159,6 +167,9 @@ def render(trained_weights: np.ndarray | None) -> None:
         )
     st.altair_chart(cosine_chart(count, dim))
 
+
+def worst_pair_section(count: int, dim: int) -> None:
+    """Figure 2: the largest |cos| against N."""
     st.subheader("2. The worst pair grows slowly with N")
     st.markdown(
         "Each pair has $P(|t| \\ge \\varepsilon) \\le 2e^{-d\\varepsilon^2/2}$, so the largest of the "
@@ -168,6 +179,9 @@ def render(trained_weights: np.ndarray | None) -> None:
     )
     st.altair_chart(max_abs_cos_chart(count, dim))
 
+
+def packing_section(eps: float, dim: int) -> None:
+    """Figure 3: how many directions fit with all |cos| <= eps."""
     st.subheader("3. How many directions fit: exponential in d")
     st.markdown(
         "The tail bound gives at least $e^{d\\varepsilon^2/4}$ unit vectors with all pairwise "
@@ -183,6 +197,9 @@ def render(trained_weights: np.ndarray | None) -> None:
         "and is skipped where it runs out. Every count is a set that was checked, so a lower bound on the best."
     )
 
+
+def projection_section(count: int, eps: float) -> None:
+    """Figure 4: squared distances under a random projection to the JL dimension."""
     st.subheader("4. Random projections keep distances (Johnson–Lindenstrauss)")
     projection = random_projection(count, eps)
     st.markdown(
@@ -194,6 +211,9 @@ def render(trained_weights: np.ndarray | None) -> None:
     )
     st.altair_chart(projection_chart(count, eps))
 
+
+def trained_model_section(trained_weights: np.ndarray | None) -> None:
+    """Figure 5: the trained model's feature directions against random ones."""
     st.subheader("5. Back to the model: trained features pack better than chance")
     if trained_weights is None:
         st.info("Train a model (sidebar) to compare its feature directions with random ones.")

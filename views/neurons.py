@@ -51,6 +51,14 @@ def render_sections(neuron_config: Config) -> None:
     """The view's sections; a failed training (shown by engine.failures_shown) stops them,
     except the sweep's, which only skips its own chart."""
     weights = engine.trained(neuron_config).weights[0]
+    neuron_section(weights)
+    sparsity_section(neuron_config)
+    rotation_section(neuron_config)
+    feature_cost_section(neuron_config)
+
+
+def neuron_section(weights) -> None:
+    """The trained neuron model's neurons: counts by label, weights, scores and their table."""
     table = neurons.neuron_table(weights)
 
     st.subheader("Neurons of the trained neuron model")
@@ -85,6 +93,9 @@ neuron above 0.5. Sort the table by any column.
         },
     )
 
+
+def sparsity_section(neuron_config: Config) -> None:
+    """Polysemanticity against sparsity, one batched training of the neuron model per sparsity."""
     st.subheader("Polysemanticity vs sparsity")
     view_link_warning(
         {
@@ -115,6 +126,9 @@ random; the dashed red line shows it only where every feature is stored and $n^2
         summary = neurons.sparsity_summary(engine.sweep(neuron_config, sparsities))
         st.altair_chart(charts.sparsity_chart(summary), width="stretch")
 
+
+def rotation_section(neuron_config: Config) -> None:
+    """Loss and per-unit scores before and after a random rotation of the hidden space."""
     st.subheader("Rotate the hidden space")
     # A float input shown without decimals: an int one raises on a link like ?neurons_rotation_seed=inf.
     seed = st.number_input(
@@ -145,6 +159,9 @@ the model and its loss rises. The axes matter to the computation, and so do per-
     if neuron_config.n_hidden == 1:
         st.caption("With m = 1 the only rotations are ±1; a seed that gives +1 changes nothing.")
 
+
+def feature_cost_section(neuron_config: Config) -> None:
+    """Each feature's share of the loss and the interference it suffers."""
     st.subheader("Sparse features ride along almost free")
     feature_table = costs(neuron_config)
     st.altair_chart(charts.feature_cost_chart(feature_table), width="stretch")
