@@ -15,6 +15,7 @@ the steps only the run with the lowest loss on a separate selection sample goes 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -81,6 +82,8 @@ class TrainResult:
     schedule's training this one had (superpos.schedule.budget: below 1 when the work limit or
     the user cut it short); converged where final_fall < CONVERGED_FALL (2%) and budget >= 1.
     A loss that barely moves is not enough on its own: a short or slow training moves little.
+    warm_start_won (instances,) says, for a warm-started training (train_instances' `start`),
+    whether the warm run beat the cold ones; None otherwise.
     """
 
     model: str
@@ -101,6 +104,7 @@ class TrainResult:
     budget: np.ndarray
     converged: np.ndarray
     output_weights: np.ndarray | None = None
+    warm_start_won: np.ndarray | None = None
 
 
 def importance_profile(n_features: int, decay: float) -> np.ndarray:
@@ -237,6 +241,7 @@ def train_instances(
     restarts: int | None = None,
     progress: Callable[[float], None] | None = None,
     max_seconds: float | None = MAX_SECONDS,
+    start: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrainResult:
     """Train one toy model per row of `probability` / `importance` (instances, n), together.
 
@@ -245,6 +250,9 @@ def train_instances(
     goes on, so restarts cost little. `progress`, if given, is called with the fraction done.
     steps, batch_size, lr and restarts left at None follow superpos.schedule's rule. A training
     predicted to take longer than `max_seconds` raises WorkLimitError (None: no limit).
+    `start` = (W (instances, m, n), b (instances, n)), if given, is a warm start: each instance's
+    first run starts there, the others cold (at least one), and the best is kept as usual, so a
+    warm start never does worse than a cold one; warm_start_won says which won.
     Deterministic for a given seed on one machine.
     """
     started = time.perf_counter()
@@ -264,6 +272,8 @@ def train_instances(
     )
     check_time(n_features, n_hidden, instances, schedule, max_seconds)
     budget = schedule_budget(schedule, automatic_schedule(model, n_features, n_hidden, probability))
+    if start is not None and schedule.restarts == 1:  # a cold run competes with the warm one
+        schedule = dataclasses.replace(schedule, restarts=2)
     steps, batch_size, lr, restarts = schedule.steps, schedule.batch_size, schedule.lr, schedule.restarts
     with torch.no_grad():
         generator = torch.Generator().manual_seed(seed)
@@ -275,12 +285,16 @@ def train_instances(
             parameters[:, :n_hidden] = (
                 torch.randn(instances * restarts, n_hidden, n_features, generator=generator) * std
             )
+        if start is not None:  # run i is restart 0 of instance i
+            parameters[:instances, :n_hidden] = torch.as_tensor(np.asarray(start[0]), dtype=torch.float32)
+            parameters[:instances, n_hidden] = torch.as_tensor(np.asarray(start[1]), dtype=torch.float32)
         moments = (torch.zeros_like(parameters), torch.zeros_like(parameters))
         tile = lambda array: torch.tensor(np.tile(array, (restarts, 1)), dtype=torch.float32)  # noqa: E731
         peak_lr = tile(np.asarray(lr)[:, None])[:, :, None]  # (runs, 1, 1)
         runs = Runs(model, parameters, moments, tile(probability), tile(importance), peak_lr, batch_size)
 
         prune_step = int(PRUNE_FRACTION * steps) if restarts > 1 else -1
+        warm_start_won = None
         snapshot_steps = spaced_steps(steps, SNAPSHOTS)
         loss_steps = np.unique(np.linspace(0, steps - 1, min(LOSS_POINTS, steps)).astype(int))
         snapshot_at, loss_at = set(snapshot_steps.tolist()), set(loss_steps.tolist())
@@ -290,7 +304,9 @@ def train_instances(
             if step == prune_step:
                 # Run r * instances + i is restart r of instance i: keep each instance's best.
                 selection = runs.selection_loss(seed + 1).view(restarts, instances)
-                best = selection.argmin(dim=0) * instances + torch.arange(instances)
+                winner = selection.argmin(dim=0)
+                warm_start_won = (winner == 0).numpy() if start is not None else None
+                best = winner * instances + torch.arange(instances)
                 runs = runs.select(best)
                 snapshots, losses = [s[best] for s in snapshots], [v[best] for v in losses]
             if step in snapshot_at:
@@ -338,6 +354,7 @@ def train_instances(
         final_fall=final_fall,
         budget=budget,
         converged=(final_fall < CONVERGED_FALL) & (budget >= 1.0 - 1e-9),
+        warm_start_won=warm_start_won,
         output_weights=output_weights,
     )
 

@@ -22,7 +22,12 @@ from views import VIEW_NAMES, controls
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 VIEWS = VIEW_NAMES
-FAST = {"steps": "60"}
+FAST = {"steps": "60"}  # short trainings: the views then say "not converged" (icon ⏳)
+
+
+def link_warnings(app) -> list:
+    """The warnings about the link (icon ⚠️), not the convergence notices (icon ⏳)."""
+    return [warning for warning in app.warning if warning.icon == "⚠️"]
 DEFAULTS = Config()
 
 
@@ -121,7 +126,9 @@ def test_link_reproduces_every_control():
     }
     app = run_app(**link)
     assert_clean(app)
-    assert not app.warning
+    # The link is used as given; 70 steps is far short of the automatic schedule, and the view says so.
+    assert [warning.icon for warning in app.warning] == ["⏳"]
+    assert "Not converged" in app.warning[0].value
     assert app.number_input(key="n_features").value == 6
     assert app.number_input(key="n_hidden").value == 3
     assert app.select_slider(key="sparsity").value == 0.95
@@ -162,13 +169,14 @@ BAD_LINKS = [
 def test_a_bad_link_gives_one_warning_and_a_safe_value(link, name, expected):
     app = run_app(**{**FAST, **link})
     assert_clean(app)
-    assert len(app.warning) == 1
-    message = app.warning[0].value
+    assert len(link_warnings(app)) == 1
+    message = link_warnings(app)[0].value
     assert f"`{name}`" in message
     assert "<" not in message and "**8" not in message  # nothing user-supplied is rendered as markup
     widgets = {"sparsity": app.select_slider, "importance_decay": app.slider, "model": app.radio}
     value = widgets.get(name, app.number_input)(key=name).value
-    if name in INTEGER_FIELDS:  # held as a float (a link's 2.5 stays in the widget) and rounded for the model
+    # Held as a float (a link's 2.5 stays in the widget) and rounded for the model; empty is automatic.
+    if name in INTEGER_FIELDS and value is not None:
         value = round(value)
     assert value == pytest.approx(expected)
     assert controls.sanitise(link)[0][name] == pytest.approx(expected)  # the warning's prediction
@@ -177,29 +185,33 @@ def test_a_bad_link_gives_one_warning_and_a_safe_value(link, name, expected):
 def test_unknown_parameters_and_views_are_harmless():
     app = run_app(utm_source="x" * 10_000, view="<b>Nope</b>", **FAST)
     assert_clean(app)
-    assert len(app.warning) == 1 and "`view`" in app.warning[0].value
+    assert len(link_warnings(app)) == 1 and "`view`" in link_warnings(app)[0].value
     assert_feature_table(table_with(app, "norm", "dimensionality", "bias"), DEFAULTS.n_features, DEFAULTS.n_hidden)
 
 
-def test_a_link_over_the_work_limit_gets_the_most_steps_allowed():
+def test_a_link_over_the_work_limit_falls_back_to_the_automatic_schedule():
     # The phase diagram does not train the sidebar's model, which at the limit takes seconds.
-    app = run_app(n_features="1000", batch_size="8192", steps="5000", view="Phase diagram")
+    link = {"n_features": "1000", "n_hidden": "200", "batch_size": "8192", "steps": "5000"}
+    app = run_app(view="Phase diagram", **link)
     assert_clean(app)
-    cap = controls.max_steps(8192, 1000, DEFAULTS.n_hidden)
-    assert app.number_input(key="steps").value == min(DEFAULTS.steps, cap) < 5000
-    assert "`steps`" in app.warning[0].value
+    values = {name: getattr(DEFAULTS, name) for name in controls.CONTROL_FIELDS}
+    cap = controls.max_steps(values | {"n_features": 1000, "n_hidden": 200, "batch_size": 8192})
+    assert cap < 5000
+    assert app.number_input(key="steps").value is None  # automatic
+    assert "`steps`" in link_warnings(app)[0].value and f"at most {cap}" in link_warnings(app)[0].value
 
 
 def test_the_steps_limit_in_a_link_counts_the_hidden_dimensions():
     link = {"n_features": "1000", "batch_size": "8192", "steps": "60", "view": "Phase diagram"}
     narrow = run_app(n_hidden="2", **link)
     assert_clean(narrow)
-    assert narrow.number_input(key="steps").value == 60 and not narrow.warning
+    assert narrow.number_input(key="steps").value == 60 and not link_warnings(narrow)
     wide = run_app(n_hidden="200", **link)
     assert_clean(wide)
-    cap = controls.max_steps(8192, 1000, 200)
-    assert wide.number_input(key="steps").value == min(DEFAULTS.steps, cap) < 60
-    assert "`steps`" in wide.warning[0].value and f"at most {cap}" in wide.warning[0].value
+    values = {name: getattr(DEFAULTS, name) for name in controls.CONTROL_FIELDS}
+    cap = controls.max_steps(values | {"n_features": 1000, "n_hidden": 200, "batch_size": 8192})
+    assert cap < 60 and wide.number_input(key="steps").value is None
+    assert f"at most {cap}" in link_warnings(wide)[0].value
     assert f"at most {cap:,} steps" in " ".join(caption.value for caption in wide.sidebar.caption)
 
 
@@ -207,7 +219,7 @@ def test_a_diverged_training_shows_an_error_and_the_app_stays_usable(monkeypatch
     from superpos.train import TrainingDiverged
     from views import engine
 
-    def diverge(config, progress=None):
+    def diverge(config, progress=None, max_seconds=None):
         raise TrainingDiverged(7)
 
     monkeypatch.setattr(engine, "train", diverge)
@@ -270,3 +282,22 @@ def test_sparsity_control_reaches_the_sparse_end_in_a_few_steps():
     assert {0.0, 0.9, 0.99, 0.999, Config().sparsity} <= set(options)
     assert options.index(0.999) - options.index(0.9) <= 25
     assert all(math.isclose(s, round(s, 6)) for s in options)
+
+
+def test_a_short_training_says_it_has_not_converged_and_one_click_fixes_it():
+    app = run_app(n_features="20", n_hidden="5", steps="60")
+    assert_clean(app)
+    notices = [warning for warning in app.warning if warning.icon == "⏳"]
+    assert len(notices) == 1 and "Not converged" in notices[0].value
+    button = app.button(key="longer_this_model")
+    assert "automatic schedule" in button.label
+    app = button.click().run()
+    assert_clean(app)
+    assert app.number_input(key="steps").value is None  # back to automatic
+    assert not [warning for warning in app.warning if warning.icon == "⏳"]
+
+
+def test_the_default_model_is_converged_and_says_nothing():
+    app = run_app()
+    assert_clean(app)
+    assert not app.warning

@@ -98,7 +98,7 @@ def short_trainings():
     train, train_sweep = engine.train, engine.train_sweep
 
     def capped(config: Config) -> Config:
-        return config.replace(steps=min(config.steps, TRAINING_STEPS))
+        return config.replace(steps=min(config.steps or TRAINING_STEPS, TRAINING_STEPS))
 
     try:
         with (
@@ -155,17 +155,21 @@ def check_page(app: AppTest, link: dict[str, str]) -> None:
         if name in UNKNOWN_KEYS:
             assert not naming, name
 
-    # What the sidebar shows is a valid training setting.
+    # What the sidebar shows is a valid training setting (an empty training field: automatic).
+    def whole(key: str) -> int | None:
+        value = app.number_input(key=key).value
+        return None if value is None else round(value)
+
     Config(
-        n_features=round(app.number_input(key="n_features").value),
-        n_hidden=round(app.number_input(key="n_hidden").value),
+        n_features=whole("n_features"),
+        n_hidden=whole("n_hidden"),
         sparsity=app.select_slider(key="sparsity").value,
         importance_decay=app.slider(key="importance_decay").value,
         model=app.radio(key="model").value,
-        steps=round(app.number_input(key="steps").value),
+        steps=whole("steps"),
         lr=app.number_input(key="lr").value,
-        batch_size=round(app.number_input(key="batch_size").value),
-        seed=round(app.number_input(key="seed").value),
+        batch_size=whole("batch_size"),
+        seed=whole("seed"),
     )
 
     # No markup from the link reaches the page as it was written.

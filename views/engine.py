@@ -144,48 +144,75 @@ def longer_steps(result: TrainResult, n_features: int, n_hidden: int) -> int:
     return max(result.schedule.steps, min(LONGER * result.schedule.steps, fits, int(SETTINGS["steps"].high)))
 
 
-def set_steps(steps: int) -> None:
-    """Button callback: the sidebar's steps field (bound to the URL), before the next run's widgets."""
-    st.session_state["steps"] = float(steps)
+def set_training(steps: int | None, lr: float | None) -> None:
+    """Button callback, before the next run's widgets: the sidebar's steps and learning rate
+    (bound to the URL); None empties a field, i.e. the automatic schedule's value."""
+    st.session_state["steps"] = None if steps is None else float(steps)
+    st.session_state["lr"] = lr
+
+
+def own_machine_command(config: Config, result: TrainResult) -> str:
+    """The command line that trains this batch past the server's work limit."""
+    if len(result.heldout) == 1:
+        command = f"python -m superpos train --sparsity {config.sparsity:g}"
+    else:
+        sparsities = ",".join(f"{1 - p:.6g}" for p in result.probability[:, 0])
+        command = f"python -m superpos sweep --sparsities {sparsities}"
+    return (
+        f"{command} --model {config.model} --n-features {config.n_features} --n-hidden {config.n_hidden} "
+        f"--importance-decay {config.importance_decay:g} --no-work-limit"
+    )
 
 
 def convergence_notice(config: Config, result: TrainResult, what: str = "This model") -> None:
-    """Say so when a training has not converged (its loss still fell over the last fifth of the
-    steps, superpos.train.CONVERGED_FALL), and offer a longer one: the picture is not the answer yet."""
+    """Say so when a training has not converged (superpos.train: its loss still fell over the last
+    fifth of its steps, or it had less than the automatic schedule), and offer what fixes it: the
+    automatic schedule if the user's settings cut it short, else a longer training within the work
+    limit, else the command that trains it on the user's own machine. The picture is not the answer yet."""
     unconverged = int((~result.converged).sum())
     if unconverged == 0:
         return
     who = what if len(result.converged) == 1 else f"{unconverged} of these {len(result.converged)} models"
     budget, fall = float(result.budget.min()), float(result.final_fall.max())
     if budget < 1:
-        why = f"trained for {budget:.0%} of what the automatic schedule needs at this size"
+        why = f"had {budget:.0%} of the training the automatic schedule gives this size"
     else:
         why = f"still improved by {fall:.1%} over the last fifth of its {result.schedule.steps:,} steps"
-    text = f"**Not converged:** {who} {why}, so what is drawn is not yet what it would learn."
-    steps = longer_steps(result, config.n_features, config.n_hidden)
-    with st.container(key=f"convergence_{what.replace(' ', '_').lower()}"):
-        if steps > result.schedule.steps:
-            st.warning(text, icon="⏳")
-            st.button(
-                f"Train longer: {steps:,} steps",
-                on_click=set_steps,
-                args=(steps,),
-                key=f"longer_{what.replace(' ', '_').lower()}",
-                help="Sets the steps under Advanced: training (and in the link).",
-            )
+    name = what.replace(" ", "_").lower()
+    with st.container(key=f"convergence_{name}"):
+        st.warning(f"**Not converged:** {who} {why}, so what is drawn is not yet what it would learn.", icon="⏳")
+        user_cut_it_short = config.steps is not None or config.lr is not None
+        automatic = schedule.resolve(
+            config.model,
+            config.n_features,
+            config.n_hidden,
+            result.probability,
+            MAX_SECONDS,
+            batch_size=config.batch_size,
+        )
+        steps = longer_steps(result, config.n_features, config.n_hidden)
+        if user_cut_it_short and schedule.budget(automatic, automatic_uncapped(config, result)).min() >= 1:
+            label, settings = f"Use the automatic schedule ({automatic.steps:,} steps)", (None, None)
+        elif steps > result.schedule.steps:
+            label, settings = f"Train longer: {steps:,} steps", (steps, config.lr)
         else:
-            longer = min(LONGER * result.schedule.steps, int(SETTINGS["steps"].high))
-            command = (
-                f"python -m superpos train --model {config.model} --n-features {config.n_features} "
-                f"--n-hidden {config.n_hidden} --sparsity {config.sparsity:g} --importance-decay "
-                f"{config.importance_decay:g} --steps {longer} "
-                "--no-work-limit"
+            st.caption(
+                f"This server's work limit ({MAX_SECONDS:g} s per model) allows no more; on your own machine: "
+                f"`{own_machine_command(config, result)}`"
             )
-            st.warning(
-                f"{text} This server's work limit ({MAX_SECONDS:g} s per training) allows no more steps; "
-                f"on your own machine: `{command}`",
-                icon="⏳",
-            )
+            return
+        st.button(
+            label,
+            on_click=set_training,
+            args=settings,
+            key=f"longer_{name}",
+            help="Sets the training settings under Advanced: training (and in the link).",
+        )
+
+
+def automatic_uncapped(config: Config, result: TrainResult) -> schedule.Schedule:
+    """The automatic schedule for this batch with no work limit: what convergence needs."""
+    return schedule.resolve(config.model, config.n_features, config.n_hidden, result.probability)
 
 
 def timing_area(parent, view: str):
