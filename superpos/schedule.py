@@ -15,7 +15,9 @@ the user sets only n, m, S, r and the model. It was fitted against the paper's r
 
 The time model (`predicted_seconds`) is calibrated on measurements (benchmarks/calibrate.py,
 one CPU thread) and is what the work limit checks: `check_time` refuses a training predicted
-to take more than `max_seconds` (MAX_SECONDS by default, what a hosted app allows per view).
+to take more than MAX_SECONDS for one model, BATCH_FACTOR times that for a batch of several (a
+sweep); `resolve` stops automatic steps there instead, and the training then says it has not
+converged (superpos.train).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from superpos import absolute
 from superpos.config import ConfigError
 
 # Restarts train side by side for this fraction of the steps, then only the best run of each
@@ -34,7 +37,8 @@ MIN_STEPS = 10  # Config's lowest steps
 LR_MAX = 0.15
 LR_SCALE = 0.25
 P_SPARSE = 0.1  # below this feature probability the peak rate falls (as p^0.25, to half at most)
-MAX_SECONDS = 10.0  # the work limit: predicted seconds of one training (one view's job) on one thread
+MAX_SECONDS = 10.0  # the work limit: predicted seconds of training one model, on one thread
+BATCH_FACTOR = 2.0  # a batch of several models (a sweep) may take this many times MAX_SECONDS
 
 # predicted_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP)
 #                     + instances x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START.
@@ -85,6 +89,8 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
         steps = 400 x clip(n / (4 m), 1, 4);  restarts = 6 if n m <= 400, else 1.
     """
     p_given_active = effective_probability(probability)
+    if model == "abs":  # its own rule, fitted on its own benchmark
+        return Schedule(**absolute.schedule_rule(n_features, n_hidden, p_given_active))
     sparsest = float(p_given_active.min())
     sparse_factor = np.clip((p_given_active / P_SPARSE) ** 0.25, 0.5, 1.0)
     lr = min(LR_MAX, LR_SCALE / n_hidden**0.75) * sparse_factor
@@ -118,9 +124,14 @@ def resolve(
     schedule = dataclasses.replace(automatic, **{name: value for name, value in given.items() if value is not None})
     if given.get("steps") is None and max_seconds is not None:
         instances = np.atleast_2d(probability).shape[0]
-        fits = max_steps(n_features, n_hidden, instances, schedule, max_seconds)
+        fits = max_steps(n_features, n_hidden, instances, schedule, seconds_allowed(instances, max_seconds))
         schedule = dataclasses.replace(schedule, steps=max(MIN_STEPS, min(schedule.steps, fits)))
     return schedule
+
+
+def seconds_allowed(instances: int, max_seconds: float) -> float:
+    """The work limit for a batch: max_seconds for one model, BATCH_FACTOR x that for several."""
+    return max_seconds if instances == 1 else BATCH_FACTOR * max_seconds
 
 
 def runs_per_step(instances: int, restarts: int) -> float:
@@ -152,9 +163,11 @@ class WorkLimitError(ConfigError):
 def check_time(
     n_features: int, n_hidden: int, instances: int, schedule: Schedule, max_seconds: float | None = MAX_SECONDS
 ) -> float:
-    """The predicted seconds; raises WorkLimitError if over `max_seconds` (None: no limit)."""
+    """The predicted seconds; raises WorkLimitError if over the limit (seconds_allowed of `max_seconds`;
+    None: no limit)."""
     seconds = predicted_seconds(n_features, n_hidden, instances, schedule)
-    if max_seconds is not None and seconds > max_seconds:
+    if max_seconds is not None and seconds > seconds_allowed(instances, max_seconds):
+        max_seconds = seconds_allowed(instances, max_seconds)
         most = max_steps(n_features, n_hidden, instances, schedule, max_seconds)
         models = f"{instances} models" if instances > 1 else "one model"
         raise WorkLimitError(
