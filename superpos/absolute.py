@@ -23,12 +23,12 @@ from superpos.models import weighted_squared_error
 # The automatic schedule (schedule_rule), fitted on the paper's n = 100, m = 40 sweep and n = 3, m = 6
 # against ARENA's recipe (benchmarks/computation.py): dense models want a high peak rate, sparse
 # ones a lower one (each input carries a feature only with probability about p).
-PEAK_LR = 0.05
+PEAK_LR = 0.06
 DENSE_P = 0.3  # from this P(x_i != 0 | x != 0) up, the full peak rate
-LR_FLOOR = 0.2  # the sparsest models' rate, as a fraction of PEAK_LR
+LR_FLOOR = 0.25  # the sparsest models' rate, as a fraction of PEAK_LR
 SMALL_SIZE = 400  # n m at most this: a small model, many restarts and few steps
 SMALL_STEPS, LARGE_STEPS = 600, 1500
-SMALL_RESTARTS, LARGE_RESTARTS = 6, 1
+SMALL_RESTARTS, LARGE_RESTARTS = 8, 3
 
 
 def schedule_rule(n_features: int, n_hidden: int, p_given_active: np.ndarray) -> dict:

@@ -105,3 +105,11 @@ def test_a_bad_density_in_the_link_is_named():
     assert not app.exception
     assert len(app.warning) == 1 and "`computation_density` = `0.5`" in app.warning[0].value
     assert app.select_slider(key="computation_density").value == computation.PAPER_DENSITIES[-1]
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_every_view_copes_with_the_abs_model_in_the_sidebar(view):
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    app.query_params.update({"view": view, "model": "abs", "steps": "30", "restarts": "1"})
+    app.run()
+    assert_clean(app)

@@ -3,14 +3,25 @@ gradients against their formulas and autograd, trained models against the paper,
 analysis on hand-built and trained weights."""
 
 import numpy as np
+import pytest
 import torch
 
 from superpos import absolute, computation
 from superpos.charts import computation as charts
+from superpos.config import Config
 from superpos.data import sample_features, zero_input_probability
 from superpos.evaluate import heldout_loss
 from superpos.models import forward
-from superpos.train import train_instances
+from superpos.train import TRAIN_THREADS, train, train_instances, train_sweep
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """As the app and the command line train: on one torch thread (superpos.train.TRAIN_THREADS)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(TRAIN_THREADS)
+    yield
+    torch.set_num_threads(previous)
 
 
 def test_signed_inputs_are_uniform_on_minus_one_to_one_where_active():
@@ -191,3 +202,42 @@ def test_density_summary_and_served_features():
     assert set(served["density"]) == {0.01}
     assert sorted(set(served["importance_rank"])) == [0, 1, 2]
     assert len(served) == 18
+
+
+# Trained for real, with the automatic schedule: the paper's two settings.
+def test_dense_three_features_in_six_neurons_form_a_relu_pair_each():
+    config = Config(n_features=3, n_hidden=6, sparsity=0.0, importance_decay=1.0, model="abs")
+    result = train(config)
+    first, second = result.weights[0], result.output_weights[0]
+    table = computation.neuron_table(first, second)
+    assert (table["label"] == "monosemantic").all(), table
+    assert sorted(zip(table["feature"], table["sign"], strict=True)) == [(i, s) for i in range(3) for s in (-1, 1)]
+    assert computation.feature_pairs(first, second)["has_pair"].all()
+
+
+@pytest.fixture(scope="module")
+def paper_sweep():
+    config = Config(
+        n_features=computation.PAPER_FEATURES,
+        n_hidden=computation.PAPER_HIDDEN,
+        importance_decay=computation.PAPER_DECAY,
+        model="abs",
+    )
+    return train_sweep(config, [1.0 - density for density in computation.PAPER_DENSITIES])
+
+
+def test_sparse_features_share_neurons(paper_sweep):
+    summary = computation.density_summary(paper_sweep.weights, computation.PAPER_DENSITIES)
+    assert summary["polysemantic"].iloc[-1] > summary["polysemantic"].iloc[0], summary
+    # The paper: (almost) all monosemantic at 1 - S = 1 and 0.3.
+    assert (summary["monosemantic"].iloc[:2] > computation.PAPER_HIDDEN / 2).all(), summary
+
+
+def test_the_most_important_features_keep_monosemantic_neurons(paper_sweep):
+    for index, density in enumerate(computation.PAPER_DENSITIES):
+        table = computation.neuron_table(paper_sweep.weights[index], paper_sweep.output_weights[index])
+        mono, poly = table[table["label"] == "monosemantic"], table[table["label"] == "polysemantic"]
+        if density >= 0.03:
+            assert {0, 1, 2} <= set(mono["feature"]), (density, table)
+        if len(mono) and len(poly):  # polysemantic neurons serve less important features, by primary feature
+            assert mono["feature"].mean() < poly["feature"].mean(), (density, table)
