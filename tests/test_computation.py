@@ -2,6 +2,11 @@
 gradients against their formulas and autograd, trained models against the paper, the per-neuron
 analysis on hand-built and trained weights."""
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +18,8 @@ from superpos.data import sample_features, zero_input_probability
 from superpos.evaluate import heldout_loss
 from superpos.models import forward
 from superpos.train import TRAIN_THREADS, train, train_instances, train_sweep
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -241,3 +248,35 @@ def test_the_most_important_features_keep_monosemantic_neurons(paper_sweep):
             assert {0, 1, 2} <= set(mono["feature"]), (density, table)
         if len(mono) and len(poly):  # polysemantic neurons serve less important features, by primary feature
             assert mono["feature"].mean() < poly["feature"].mean(), (density, table)
+
+
+# The command line: --model abs for train and sweep.
+def run_cli(*arguments):
+    command = [sys.executable, "-m", "superpos", *arguments]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_train_json_of_the_abs_model():
+    flags = ["--model", "abs", "--n-features", "3", "--n-hidden", "6", "--sparsity", "0", "--importance-decay", "1"]
+    completed = run_cli("train", *flags, "--json")
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["rotated_loss"] is None  # rotation does not apply: not faked
+    first, second = np.array(report["W"]), np.array(report["W_out"])
+    assert first.shape == (6, 3) and second.shape == (3, 6)  # W1 hidden x features, W2 features x hidden
+    np.testing.assert_allclose(report["polysemanticity"], computation.polysemanticity(first), rtol=1e-6)
+    bias = np.array(report["b"])[None]
+    probability, importance = np.ones((1, 3)), np.ones((1, 3))
+    loss = heldout_loss("abs", first[None], bias, probability, importance, output_weights=second[None])[0]
+    assert report["loss"] == pytest.approx(loss, rel=1e-4)
+    text = run_cli("train", *flags)
+    assert text.returncode == 0 and "does not apply to this model" in text.stdout
+
+
+def test_sweep_json_of_the_abs_model():
+    flags = ["--model", "abs", "--n-features", "4", "--n-hidden", "3", "--steps", "50", "--sparsities", "0,0.9"]
+    completed = run_cli("sweep", *flags, "--json")
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads(completed.stdout)["results"]
+    assert [r["config"]["sparsity"] for r in results] == [0.0, 0.9]
+    assert all(r["rotated_loss"] is None and np.shape(r["W_out"]) == (4, 3) for r in results)
