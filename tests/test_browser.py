@@ -22,7 +22,8 @@ SUMMARY = "features represented"  # in the Embedding view's caption, which names
 # Wall-clock training times (views.engine.timing_area): hidden in the screenshots, which would
 # otherwise differ on every run.
 TIMES = '[class*="st-key-training_time"]'
-VIEWS_WITH_TIMES = ("Embedding", "Sparsity sweep", "Loss", "Sparse autoencoder")
+VIEWS_WITH_TIMES = ("Embedding", "Sparsity sweep", "Loss", "Sparse autoencoder", "Computation (|x|)")
+SCREENSHOT_NAMES = {"Computation (|x|)": "computation"}  # not the generic rule's 'computation-x'
 
 
 def query(page) -> dict[str, str]:
@@ -31,6 +32,8 @@ def query(page) -> dict[str, str]:
 
 def screenshot_name(view: str) -> str:
     """'Neurons & polysemanticity' -> 'neurons-polysemanticity'."""
+    if view in SCREENSHOT_NAMES:
+        return SCREENSHOT_NAMES[view]
     return re.sub(r"[^a-z0-9]+", "-", view.lower()).strip("-")
 
 
@@ -188,8 +191,11 @@ def test_a_bad_link_warns_once_injects_no_markup_and_leaves_a_faithful_url(app_s
 
 
 # Per chart of the open view, what its drawing (the SVG) runs into: the edge of its column (or of
-# the main block), and any other element of the view whose box it overlaps, by more than 1 px.
-CHART_COLLISIONS = """panel => {
+# the main block), and any other element of the view whose box it overlaps, by more than 1 px; and
+# whether its plotting area (its largest background box) was squeezed below SMALLEST_PLOT px either
+# way, as Streamlit does when it fits a chart's legend and title into the chart's own size.
+SMALLEST_PLOT = 120
+CHART_COLLISIONS = """([panel, smallest]) => {
   const box = element => element.getBoundingClientRect();
   const overlap = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1
       && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
@@ -200,6 +206,10 @@ CHART_COLLISIONS = """panel => {
     const place = chart.closest('[data-testid="stColumn"]') || chart.closest('[data-testid="stMainBlockContainer"]');
     const title = chart.querySelector("svg .role-title-text")?.textContent || "a chart";
     const problems = drawing.right - box(place).right > 1 ? [`${title} sticks out of its column`] : [];
+    const plots = [...chart.querySelectorAll("svg path.background")].map(box);
+    if (!plots.some(plot => plot.width >= smallest && plot.height >= smallest)) {
+      problems.push(`${title} has no plotting area of ${smallest} px either way`);
+    }
     for (const element of elements) {
       if (!element.contains(chart) && !chart.contains(element) && overlap(drawing, box(element))) {
         problems.push(`${title} overlaps ${element.innerText.slice(0, 40) || element.className}`);
@@ -221,7 +231,7 @@ def test_no_chart_runs_into_another_element(app_server, chromium, link, width):
         for view in browser.VIEWS:
             if view != browser.VIEWS[0]:
                 open_view(page, view)
-            collisions[view] = page.evaluate(CHART_COLLISIONS, browser.OPEN_TAB_PANEL)
+            collisions[view] = page.evaluate(CHART_COLLISIONS, [browser.OPEN_TAB_PANEL, SMALLEST_PLOT])
         assert collisions == {view: [] for view in browser.VIEWS}
     finally:
         page.context.close()

@@ -21,6 +21,10 @@ from superpos.sae_metrics import SAEMetrics, feature_directions, latent_table
 LATENT_COLOR = "#d62728"
 DEAD_COLOR = "#9e9e9e"
 FEATURE_COLOR = "#303030"
+# Streamlit fits a chart's whole drawing (axes, legend, title) into its width and height unless the
+# chart says otherwise, which squeezes the plots of these charts with legends to a sliver: the sizes
+# below are the plotting areas', and the legends and titles are drawn around them.
+AROUND_PLOT = alt.AutoSizeParams(type="pad", contains="padding")
 MMCS_COLOR = alt.Color(
     "mmcs_features:Q", scale=alt.Scale(scheme="viridis", domain=[0.5, 1], clamp=True), title="MMCS features→latents"
 )
@@ -80,10 +84,11 @@ def directions(result: SAEResult, scores: SAEMetrics, sae: int) -> alt.LayerChar
         .transform_calculate(origin="0")
     )
     tips = base.mark_point(filled=True, size=60).encode(shape=alt.Shape("what:N", legend=None))
-    title = "true directions and the SAE's decoder" + (
-        " (top-2 principal axes)" if result.toy_weights.shape[0] > 2 else ""
+    projected = result.toy_weights.shape[0] > 2
+    title = alt.TitleParams(
+        "true directions and the SAE's decoder", subtitle="top-2 principal axes" if projected else ""
     )
-    return alt.layer(unit_circle(), lines, tips).properties(width=SIZE, height=SIZE, title=title)
+    return alt.layer(unit_circle(), lines, tips).properties(width=SIZE, height=SIZE, title=title, autosize=AROUND_PLOT)
 
 
 def matching_table(scores: SAEMetrics, sae: int) -> pd.DataFrame:
@@ -117,7 +122,7 @@ def matching_heatmap(scores: SAEMetrics, sae: int) -> alt.Chart:
             ),
             tooltip=["latent:O", "feature:O", alt.Tooltip("cosine:Q", format=".3f")],
         )
-        .properties(width=SIZE, height=SIZE, title="matching: cos(f_i, d_j)")
+        .properties(width=SIZE, height=SIZE, title="matching: cos(f_i, d_j)", autosize=AROUND_PLOT)
     )
 
 
@@ -135,7 +140,9 @@ def frequency_chart(result: SAEResult, scores: SAEMetrics, sae: int) -> alt.Laye
         ],
     )
     ticks = base.mark_tick(color=FEATURE_COLOR, thickness=3, size=22).encode(y="feature_probability:Q")
-    return alt.layer(bars, ticks).properties(width=SIZE, height=SIZE, title="firing frequency (tick: its feature's p)")
+    return alt.layer(bars, ticks).properties(
+        width=SIZE, height=SIZE, title="firing frequency (tick: its feature's p)", autosize=AROUND_PLOT
+    )
 
 
 def shrinkage_chart(scores: SAEMetrics, sae: int) -> alt.LayerChart:
@@ -159,7 +166,9 @@ def shrinkage_chart(scores: SAEMetrics, sae: int) -> alt.LayerChart:
             ],
         )
     )
-    return alt.layer(diagonal, lines).properties(width=SIZE, height=SIZE, title="shrinkage (dashed: none)")
+    return alt.layer(diagonal, lines).properties(
+        width=SIZE, height=SIZE, title="shrinkage (dashed: none)", autosize=AROUND_PLOT
+    )
 
 
 def frontier_table(results: list[tuple[SAEResult, SAEMetrics]]) -> pd.DataFrame:
@@ -193,7 +202,13 @@ def frontier(sweep: pd.DataFrame, current: pd.DataFrame) -> alt.LayerChart:
         alt.Tooltip("mmcs_features:Q", format=".3f"),
     ]
     x = alt.X("l0:Q", title="L0 (active latents per input)")
-    y = alt.Y("fvu:Q", title="FVU", scale=alt.Scale(type="symlog", constant=0.01))
+    # symlog: linear near 0 (a perfect SAE), logarithmic above 0.01; its default ticks are too few to read.
+    y = alt.Y(
+        "fvu:Q",
+        title="FVU",
+        scale=alt.Scale(type="symlog", constant=0.01),
+        axis=alt.Axis(values=[0, 0.01, 0.03, 0.1, 0.3, 1], format="~g"),
+    )
     points = (
         alt.Chart(sweep)
         .mark_point(filled=True, size=70, opacity=0.85)
@@ -202,4 +217,6 @@ def frontier(sweep: pd.DataFrame, current: pd.DataFrame) -> alt.LayerChart:
         )
     )
     ring = alt.Chart(current).mark_point(size=260, color="black", strokeWidth=2).encode(x=x, y=y, tooltip=tooltip)
-    return alt.layer(points, ring).properties(width=2 * SIZE, height=SIZE, title="frontier: sparsity vs reconstruction")
+    return alt.layer(points, ring).properties(
+        width=2 * SIZE, height=SIZE, title="frontier: sparsity vs reconstruction", autosize=AROUND_PLOT
+    )
