@@ -73,7 +73,7 @@ def test_sidebar_setting_draws_w1_and_w2_per_neuron():
     shown = metrics(app)
     counts = [int(shown[f"{label} neurons"].split(" of ")[0]) for label in ("monosemantic", "polysemantic", "dead")]
     assert sum(counts) == 3
-    assert shown["features with a ReLU(x)/ReLU(−x) pair"].endswith("of 4")
+    assert shown["ReLU(x)/ReLU(−x) pairs"].endswith("of 4")
 
 
 def test_the_papers_dense_setting_is_one_click_away():
@@ -82,7 +82,7 @@ def test_the_papers_dense_setting_is_one_click_away():
     assert_clean(app)
     _, weights = chart_tables(app)[0]
     assert set(weights["neuron"]) <= set(range(computation.SMALL_HIDDEN))
-    assert metrics(app)["features with a ReLU(x)/ReLU(−x) pair"].endswith(f"of {computation.SMALL_FEATURES}")
+    assert metrics(app)["ReLU(x)/ReLU(−x) pairs"].endswith(f"of {computation.SMALL_FEATURES}")
 
 
 def test_the_papers_density_sweep_and_its_density_control():

@@ -188,8 +188,8 @@ def test_motif_chart_draws_both_neurons_on_both_features():
     table = charts.motif_table(MOTIF_FIRST, motif_second(-5.0), motif)
     assert len(table) == 8  # 2 neurons x 2 features x (reads, writes)
     reads = table[table["weight"] == "reads W1"].set_index(["neuron", "feature"])["value"]
-    assert reads[("A (reads both)", "weak: feature 1")] == -0.5
-    assert reads[("B (inhibits)", "strong: feature 0")] == 1.0
+    assert reads[("A (reads both)", "weak 1")] == -0.5
+    assert reads[("B (inhibits)", "strong 0")] == 1.0
     assert charts.motif_chart(MOTIF_FIRST, motif_second(-5.0), motif).to_dict()
 
 

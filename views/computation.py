@@ -12,7 +12,7 @@ import streamlit as st
 from superpos import computation
 from superpos.charts import computation as charts
 from superpos.config import Config
-from views import engine, export
+from views import CHART_TEXT_COLUMNS, engine, export
 from views.controls import view_link_warning
 
 # The setting control's options, as the buttons and the link (?computation_setting=) show them.
@@ -76,7 +76,7 @@ def render(config: Config) -> None:
     """The chosen setting's abs model, trained with the sidebar's seed and training settings (and
     its n, m, S, r if chosen)."""
     view_link_warning({"computation_density": computation.PAPER_DENSITIES})
-    charts_column, text = st.columns([2, 1], gap="medium")
+    charts_column, text = st.columns(CHART_TEXT_COLUMNS, gap="medium")
     text.markdown(EXPLANATION)
     with charts_column:
         setting = st.segmented_control(
@@ -126,7 +126,11 @@ def render_model(config: Config, result, sparsities: tuple[float, ...] | None = 
     columns = st.columns(4)
     for column, label in zip(columns, ("monosemantic", "polysemantic", "dead"), strict=False):
         column.metric(f"{label} neurons", f"{counts.get(label, 0)} of {len(table)}")
-    columns[3].metric("features with a ReLU(x)/ReLU(−x) pair", f"{int(pairs['has_pair'].sum())} of {len(pairs)}")
+    columns[3].metric(
+        "ReLU(x)/ReLU(−x) pairs",
+        f"{int(pairs['has_pair'].sum())} of {len(pairs)}",
+        help="Features with a monosemantic neuron for each sign that writes back to the feature's output.",
+    )
     st.caption(f"Held-out loss {result.heldout[index]:.4g} (n = {config.n_features}, m = {config.n_hidden}).")
     st.altair_chart(charts.neuron_weights_chart(first, second, table), width="content")
     export.csv_download(lambda: charts.weights_table(first, second, table), "computation_neurons")

@@ -16,7 +16,7 @@ import pandas as pd
 from superpos import computation
 from superpos.charts.neurons import LABEL_COLORS, SMALLEST_DRAWN_WEIGHT, feature_color
 
-PANEL_WIDTH = 300  # px per W1 / W2 panel: the two sit side by side in a 2/3-wide column
+PANEL_WIDTH = 250  # px per panel: two side by side (legend below) fit the view's chart column at 1280 px
 DRAWN_DENSITY_ORDER = [str(d) for d in computation.PAPER_DENSITIES]
 
 
@@ -71,7 +71,7 @@ def neuron_weights_chart(first: np.ndarray, second: np.ndarray, table: pd.DataFr
     n_features = first.shape[1]
     reads = weights_panel(long, "reads", "W1: what each neuron reads", "W1_ki / max_j |W1_kj|", n_features, order)
     writes = weights_panel(long, "writes", "W2: what it writes back", "W2_ik (rescaled)", n_features, order)
-    return alt.hconcat(reads, writes)
+    return alt.hconcat(reads, writes).configure_legend(orient="bottom")
 
 
 def motif_table(first: np.ndarray, second: np.ndarray, motif: pd.Series) -> pd.DataFrame:
@@ -81,7 +81,7 @@ def motif_table(first: np.ndarray, second: np.ndarray, motif: pd.Series) -> pd.D
     neurons = (("A (reads both)", int(motif["neuron"])), ("B (inhibits)", int(motif["inhibitor"])))
     for role, neuron in neurons:
         for name, feature in (("strong", int(motif["strong"])), ("weak", int(motif["weak"]))):
-            label = f"{name}: feature {feature}"
+            label = f"{name} {feature}"
             rows.append({"neuron": role, "feature": label, "weight": "reads W1", "value": first[neuron, feature]})
             rows.append({"neuron": role, "feature": label, "weight": "writes W2", "value": second[feature, neuron]})
     return pd.DataFrame(rows)
@@ -89,7 +89,7 @@ def motif_table(first: np.ndarray, second: np.ndarray, motif: pd.Series) -> pd.D
 
 def motif_chart(first: np.ndarray, second: np.ndarray, motif: pd.Series) -> alt.FacetChart:
     """One asymmetric superposition motif drawn out: for neuron A and its inhibitor B, the weights
-    reading (W1) and writing (W2) the strong and the weak feature."""
+    reading (W1) and writing (W2) the strong and the weak feature (labelled by index)."""
     data = motif_table(first, second, motif)
     return (
         alt.Chart(data, width=120, height=140)
