@@ -15,7 +15,7 @@ import sys
 import torch
 
 from superpos import export, jl, packing
-from superpos.config import MODEL_KINDS, SETTINGS, Config, ConfigError
+from superpos.config import MODEL_KINDS, SETTINGS, STRUCTURE_SETTINGS, Config, ConfigError
 from superpos.sae import INTEGER_FIELDS as SAE_INTEGER_FIELDS
 from superpos.sae import SAE_KINDS, SAE_LABELS, SAEConfig, SAEResult, check_toy, train_saes
 from superpos.sae_metrics import SAEMetrics, evaluate_saes, latent_table
@@ -58,12 +58,41 @@ def add_config_flags(parser: argparse.ArgumentParser, with_sparsity: bool) -> No
         parser.add_argument(
             flag(name), type=number, default=getattr(defaults, name), metavar=name.upper(), help=setting_help(name)
         )
+    add_structure_flags(parser)
     parser.add_argument(
         "--no-work-limit",
         action="store_true",
         help=f"train even when predicted to take over {MAX_SECONDS:g} s (the app's limit for a hosted server)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def set_sizes(text: str) -> tuple[int, ...]:
+    """'2,2' -> (2, 2): the sizes of --correlated-sets / --anticorrelated-sets."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of set sizes") from None
+
+
+def feature_value(text: str) -> tuple[int, float]:
+    """'I=V' -> (I, V): one per-feature override."""
+    index, equals, value = text.partition("=")
+    try:
+        return int(index), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not INDEX=VALUE (e.g. 0=0.99)") from None
+
+
+def add_structure_flags(parser: argparse.ArgumentParser) -> None:
+    """--correlated-sets 2,2, --anticorrelated-sets 2,2 and the repeatable --feature-sparsity I=S,
+    --feature-importance I=V (superpos.config.STRUCTURE_SETTINGS)."""
+    for name, spec in STRUCTURE_SETTINGS.items():
+        help = f"{spec.help} Each {spec.describe()}.".replace("%", "%%")
+        if name.endswith("_sets"):
+            parser.add_argument(flag(name), type=set_sizes, default=(), metavar="K1,K2,...", help=help)
+        else:
+            parser.add_argument(flag(name), type=feature_value, action="append", default=[], metavar="I=V", help=help)
 
 
 def build_parser() -> Parser:
@@ -152,14 +181,22 @@ def format_report(report: dict) -> str:
         f"model={config['model']} n_features={config['n_features']} n_hidden={config['n_hidden']} "
         f"sparsity={config['sparsity']:g} (feature probability {1 - config['sparsity']:g}) "
         f"importance_decay={config['importance_decay']:g}",
+        *(f"{group['kind']} set: features {group['features']}" for group in report["sets"]),
         f"held-out loss {report['loss']:.6f}   after a random rotation {rotation(report['rotated_loss'])}   "
         f"trained in {report['seconds']:.2f} s",
         convergence_line(report),
-        " feature   ||W_i||   D_i      b_i",
+        " feature   P(x_i≠0)   I_i     ||W_i||   D_i      b_i",
     ]
-    columns = zip(report["feature_norms"], report["dimensionality"], report["b"], strict=True)
-    for i, (norm, dim, bias) in enumerate(columns):
-        lines.append(f" {i:7d}   {norm:7.3f}   {dim:5.3f}   {bias:7.3f}")
+    columns = zip(
+        report["feature_probability"],
+        report["importance"],
+        report["feature_norms"],
+        report["dimensionality"],
+        report["b"],
+        strict=True,
+    )
+    for i, (probability, importance, norm, dim, bias) in enumerate(columns):
+        lines.append(f" {i:7d}   {probability:8.4f}   {importance:5.3f}   {norm:7.3f}   {dim:5.3f}   {bias:7.3f}")
     scores = " ".join(f"{score:.2f}" for score in report["polysemanticity"])
     lines.append(f" polysemanticity per hidden unit: {scores}")
     return "\n".join(lines)

@@ -11,13 +11,23 @@ tooltips and the URL checks are all derived from it, so adding a setting is one 
 The training fields (steps, batch_size, lr, restarts) default to None, "automatic": the rule in
 superpos.schedule picks them from n, m and S so that the training converges at every size in
 range. A value given here overrides the rule.
+
+Features that are not alike (the paper's "Superposition with correlated features" and
+"Non-uniform superposition") are data here too: correlated and anticorrelated sets, laid out from
+feature 0 (superpos.data.FeatureSets), and per-feature sparsity and importance overrides. Their
+metadata (`STRUCTURE_SETTINGS`) states the range of each size or value.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+import numpy as np
+
+from superpos.data import FeatureSets
 
 MODEL_KINDS = ("linear", "relu", "neuron", "abs")
 MODEL_LABELS = {
@@ -53,6 +63,12 @@ def setting(default, low, high, help: str, integer: bool = False):
     return field(default=default, metadata={"setting": Setting(low, high, integer, help)})
 
 
+def structure(low, high, help: str, integer: bool = False):
+    """A dataclass field of set sizes or per-feature values, empty by default; its Setting bounds
+    each size or value."""
+    return field(default=(), metadata={"structure": Setting(low, high, integer, help)})
+
+
 @dataclass(frozen=True)
 class Config:
     """One toy model and how to train it.
@@ -76,14 +92,55 @@ class Config:
     restarts: int | None = setting(
         None, 1, 16, "Runs per model; the best after a tenth of the steps goes on.", integer=True
     )
+    correlated_sets: tuple[int, ...] = structure(
+        2, 1000, "Sizes of correlated sets, from feature 0: a set is all zero w.p. S, else all active.", integer=True
+    )
+    anticorrelated_sets: tuple[int, ...] = structure(
+        2,
+        1000,
+        "Sizes of anticorrelated sets, after the correlated ones: a set is all zero w.p. S, else exactly "
+        "one member is active, so each member's P(x_i != 0) is (1 - S) / k.",
+        integer=True,
+    )
+    feature_sparsity: tuple[tuple[int, float], ...] = structure(
+        0.0, 0.999, "Sparsity S_i of single features (index -> value) instead of S; not for set members."
+    )
+    feature_importance: tuple[tuple[int, float], ...] = structure(
+        0.0, 10.0, "Importance I_i of single features (index -> value) instead of r^i."
+    )
 
     def __post_init__(self) -> None:
         validate(self)
+        for name, value in structure_values(self).items():  # normalised: tuples, overrides sorted by index
+            object.__setattr__(self, name, value)
 
     @property
     def feature_probability(self) -> float:
         """p = 1 - S, the chance that a feature is non-zero."""
         return 1.0 - self.sparsity
+
+    @property
+    def sets(self) -> FeatureSets:
+        """The feature layout: correlated sets, anticorrelated sets, then independent features."""
+        return FeatureSets(self.n_features, self.correlated_sets, self.anticorrelated_sets)
+
+    def probabilities(self, sparsity: float | None = None) -> np.ndarray:
+        """Each feature's marginal P(x_i != 0), (n,): 1 - S for independent features and members of
+        correlated sets, (1 - S) / k in an anticorrelated set of k, 1 - S_i where feature_sparsity
+        gives S_i. `sparsity`, if given, replaces S (one model of a sweep)."""
+        sets = self.sets
+        base = 1.0 - (self.sparsity if sparsity is None else sparsity)
+        probability = sets.marginals(np.full(len(sets.groups()), base))
+        for index, value in self.feature_sparsity:
+            probability[index] = 1.0 - value
+        return probability
+
+    def importances(self) -> np.ndarray:
+        """I_i = r^i, (n,), or the value feature_importance gives feature i."""
+        importance = self.importance_decay ** np.arange(self.n_features, dtype=np.float64)
+        for index, value in self.feature_importance:
+            importance[index] = value
+        return importance
 
     def replace(self, **changes) -> Config:
         """A copy with some fields changed (and validated)."""
@@ -100,6 +157,9 @@ SETTINGS: dict[str, Setting] = {
 LIMITS = {name: (spec.low, spec.high) for name, spec in SETTINGS.items()}
 INTEGER_FIELDS = tuple(name for name, spec in SETTINGS.items() if spec.integer)
 FLOAT_FIELDS = tuple(name for name, spec in SETTINGS.items() if not spec.integer)
+STRUCTURE_SETTINGS: dict[str, Setting] = {
+    spec.name: spec.metadata["structure"] for spec in dataclasses.fields(Config) if "structure" in spec.metadata
+}
 
 
 class ConfigError(ValueError):
@@ -133,3 +193,54 @@ def validate(config: Config) -> None:
         )
     if config.model not in MODEL_KINDS:
         raise ConfigError("model", f"{config.model!r} is not one of {', '.join(MODEL_KINDS)}")
+
+
+def set_sizes(name: str, value, spec: Setting) -> tuple[int, ...]:
+    """The sizes of `name` as a tuple of ints, each checked against `spec`."""
+    if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
+        raise ConfigError(name, f"{value!r} is not a list of set sizes, each {spec.describe()}")
+    sizes = tuple(value)
+    for size in sizes:
+        check_number(name, size, spec)
+    return tuple(int(size) for size in sizes)
+
+
+def overrides(name: str, value, spec: Setting, n_features: int) -> tuple[tuple[int, float], ...]:
+    """Per-feature values (a mapping or (index, value) pairs) as ((index, value), ...) sorted by index."""
+    pairs = value.items() if isinstance(value, Mapping) else value
+    try:
+        pairs = [(index, number) for index, number in pairs]
+    except (TypeError, ValueError):
+        raise ConfigError(name, f"{value!r} is not a list of (feature index, value) pairs") from None
+    for index, number in pairs:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n_features:
+            raise ConfigError(name, f"feature index {index!r} is not one of 0 ... {n_features - 1} (n_features - 1)")
+        check_number(name, number, spec)
+    seen = [int(index) for index, _ in pairs]
+    if len(set(seen)) < len(seen):
+        raise ConfigError(name, f"a feature is given twice in {value!r}")
+    return tuple(sorted((int(index), float(number)) for index, number in pairs))
+
+
+def structure_values(config: Config) -> dict:
+    """The structure fields, checked and normalised: set sizes that fit in n, per-feature values in
+    range on existing features, and no feature_sparsity on a set member (a set shares one S)."""
+    n_features = config.n_features
+    values = {
+        name: set_sizes(name, getattr(config, name), STRUCTURE_SETTINGS[name])
+        for name in ("correlated_sets", "anticorrelated_sets")
+    }
+    in_sets = 0
+    for name, sizes in values.items():
+        in_sets += sum(sizes)
+        if in_sets > n_features:
+            raise ConfigError(name, f"the sets hold {in_sets} features, more than n_features={n_features}")
+    for name in ("feature_sparsity", "feature_importance"):
+        values[name] = overrides(name, getattr(config, name), STRUCTURE_SETTINGS[name], n_features)
+    for index, _ in values["feature_sparsity"]:
+        if index < in_sets:
+            raise ConfigError(
+                "feature_sparsity",
+                f"feature {index} is in a set, whose members share the sparsity S; allowed from {in_sets}",
+            )
+    return values

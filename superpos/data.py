@@ -3,10 +3,19 @@
 Shapes: `probability` is (instances, n), one row per model trained side by side, so a
 sparsity sweep or a phase diagram is one batch. Samples are (instances, n, batch): column
 vectors, as in h = W x, and the long batch axis innermost keeps element-wise work fast.
+
+Features need not be independent (`FeatureSets`, the paper's "Superposition with correlated
+features"): `probability` is then still each feature's marginal P(x_i != 0), and every sampler
+draws one value per group of features (a set, or an independent feature) and spreads it over
+the group's members, so the independent case's speed and exactness carry over.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
 import torch
 
 # Smallest probability used as a divisor; the config limits keep real ones far above it.
@@ -21,20 +30,111 @@ def keep_where_positive(values: torch.Tensor, gate: torch.Tensor) -> torch.Tenso
     return torch.ops.aten.threshold_backward(values, gate, 0.0)
 
 
-def sample_features(probability: torch.Tensor, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+CORRELATED, ANTICORRELATED, INDEPENDENT = "correlated", "anticorrelated", "independent"
+
+
+@dataclass(frozen=True)
+class FeatureSets:
+    """Groups of features, laid out from feature 0: the correlated sets, then the anticorrelated
+    sets, then the independent features (one group each), as ARENA lays them out.
+
+    Group g is active with probability q_g, else all its members are 0. When active, every member
+    of a correlated set is U[0, 1] (independently); exactly one member of an anticorrelated set of
+    k, chosen uniformly, is U[0, 1], so each member's marginal P(x_i != 0) is q_g / k. Hence
+    P(x = 0) = prod_g (1 - q_g).
+    """
+
+    n_features: int
+    correlated: tuple[int, ...] = ()
+    anticorrelated: tuple[int, ...] = ()
+
+    @property
+    def independent(self) -> bool:
+        """No sets: every feature is a group of its own."""
+        return not (self.correlated or self.anticorrelated)
+
+    def groups(self) -> list[tuple[str, range]]:
+        """(kind, features) of every group, in layout order."""
+        groups, start = [], 0
+        for kind, sizes in ((CORRELATED, self.correlated), (ANTICORRELATED, self.anticorrelated)):
+            for size in sizes:
+                groups.append((kind, range(start, start + size)))
+                start += size
+        return groups + [(INDEPENDENT, range(i, i + 1)) for i in range(start, self.n_features)]
+
+    def sets(self) -> list[dict]:
+        """The sets as plain data: [{"kind": "correlated", "features": [0, 1]}, ...]."""
+        return [{"kind": kind, "features": list(members)} for kind, members in self.groups() if kind != INDEPENDENT]
+
+    @cached_property
+    def layout(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """Per feature: its group, its group's size k, its slot in the group and its marginal's
+        divisor (k in an anticorrelated set, else 1); and how many features are correlated."""
+        group, size, slot, divisor = [], [], [], []
+        for index, (kind, members) in enumerate(self.groups()):
+            for position in range(len(members)):
+                group.append(index)
+                size.append(len(members))
+                slot.append(position)
+                divisor.append(len(members) if kind == ANTICORRELATED else 1)
+        as_tensor = lambda values: torch.tensor(values, dtype=torch.float32)  # noqa: E731
+        return torch.tensor(group), as_tensor(size), as_tensor(slot), as_tensor(divisor), sum(self.correlated)
+
+    def group_probability(self, probability: torch.Tensor) -> torch.Tensor:
+        """q_g (instances, groups) from the marginals p_i (instances, n): p_i times the divisor
+        of the group's first member (all members of a set share one marginal)."""
+        divisor = self.layout[3]
+        first = torch.tensor([members.start for _, members in self.groups()])
+        return probability[:, first] * divisor[first].to(probability.dtype)
+
+    def marginals(self, group_probability: np.ndarray) -> np.ndarray:
+        """P(x_i != 0) per feature (..., n) from each group's q_g (..., groups): q_g, or q_g / k in an
+        anticorrelated set of k."""
+        group, divisor = self.layout[0], self.layout[3]
+        return np.asarray(group_probability)[..., group.numpy()] / divisor.numpy()
+
+    def spread(self, group_values: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Features x (instances, n, batch) from one value v per group (instances, groups, batch):
+        v = 0 inactive, else v ~ U[0, 1].
+
+        Correlated members are fresh uniforms where v > 0. For the others, t = k v - slot lies in
+        [0, 1) for exactly one member, floor(k v), and is U[0, 1] there: one uniform picks the
+        member and gives its value (an independent feature is k = 1, slot 0: t = v).
+        """
+        group, size, slot, _, correlated = self.layout
+        values = group_values.index_select(1, group)
+        instances, n_features, batch_size = values.shape
+        x = torch.empty_like(values)
+        if correlated:
+            fresh = torch.rand(instances, correlated, batch_size, generator=generator)
+            x[:, :correlated] = keep_where_positive(fresh, values[:, :correlated])
+        t = values[:, correlated:].mul_(size[correlated:, None]).sub_(slot[correlated:, None])
+        x[:, correlated:] = keep_where_positive(t, 1.0 - t).relu_()
+        return x
+
+
+def sample_features(
+    probability: torch.Tensor, batch_size: int, generator: torch.Generator, sets: FeatureSets | None = None
+) -> torch.Tensor:
     """Draw x of shape (instances, n, batch): x_i = 0 w.p. 1 - p_i, else x_i ~ U[0, 1].
 
     One uniform u gives both the mask and the magnitude: u < p happens with probability p,
-    and then u / p is again U[0, 1], so half the random numbers are needed.
+    and then u / p is again U[0, 1], so half the random numbers are needed. With `sets` (not
+    all independent) the same is drawn per group and spread over its members (FeatureSets).
     """
+    if sets is not None and not sets.independent:
+        return sets.spread(sample_features(sets.group_probability(probability), batch_size, generator), generator)
     instances, n_features = probability.shape
     scaled = torch.rand(instances, n_features, batch_size, generator=generator)
     scaled /= probability[:, :, None].clamp_min(TINY)
     return keep_where_positive(scaled, 1.0 - scaled)
 
 
-def zero_input_probability(probability: torch.Tensor) -> torch.Tensor:
-    """P(x = 0) = prod_i (1 - p_i), per instance: the share of inputs with no active feature."""
+def zero_input_probability(probability: torch.Tensor, sets: FeatureSets | None = None) -> torch.Tensor:
+    """P(x = 0) = prod_i (1 - p_i), per instance: the share of inputs with no active feature.
+    With `sets`, the product runs over groups: prod_g (1 - q_g)."""
+    if sets is not None and not sets.independent:
+        probability = sets.group_probability(probability)
     return torch.prod(1.0 - probability, dim=-1)
 
 
@@ -45,9 +145,14 @@ class NonzeroSampler:
     given k, features before it are 0, feature k is U[0, 1] and later ones are drawn as usual.
     With sparse features most plain samples are all zero and teach only the bias, whose loss
     has a closed form, so the trainer spends its whole batch on informative inputs.
+    With `sets`, the same runs over groups ("feature" k is group k, p_k its q_k) and
+    FeatureSets.spread turns the groups' values into features: exact as well.
     """
 
-    def __init__(self, probability: torch.Tensor):
+    def __init__(self, probability: torch.Tensor, sets: FeatureSets | None = None):
+        self.sets = None if sets is None or sets.independent else sets
+        if self.sets is not None:
+            probability = self.sets.group_probability(probability)
         instances, n_features = probability.shape
         survive = torch.cumprod(1.0 - probability, dim=-1)
         none_before = torch.cat([torch.ones_like(survive[:, :1]), survive[:, :-1]], dim=-1)
@@ -69,4 +174,5 @@ class NonzeroSampler:
         first = torch.searchsorted(self.cumulative, target).clamp_max_(n_features - 1)
         scale = self.inverse_threshold.gather(2, first[:, None, :].expand(instances, n_features, batch_size))
         scaled = torch.rand(instances, n_features, batch_size, generator=generator).mul_(scale)
-        return keep_where_positive(scaled, 1.0 - scaled)
+        x = keep_where_positive(scaled, 1.0 - scaled)
+        return x if self.sets is None else self.sets.spread(x, generator)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from superpos.absolute import signed
-from superpos.data import sample_features
+from superpos.data import FeatureSets, sample_features
 from superpos.models import forward, target
 
 HELDOUT_SAMPLES = 65_536
@@ -33,12 +33,14 @@ def feature_errors(
     samples: int = HELDOUT_SAMPLES,
     seed: int = HELDOUT_SEED,
     output_weights=None,
+    sets: FeatureSets | None = None,
 ) -> np.ndarray:
     """Per instance and feature: I_i E[(x_i - x'_i)^2] on the fixed held-out sample.
 
     weights (instances, m, n), bias/probability/importance (instances, n); returns (instances, n).
     The abs model (W2 = output_weights, (instances, n, m)) is scored on the same sample signed,
-    against its target |x|.
+    against its target |x|. `sets` groups the features (superpos.data.FeatureSets); probability
+    is then each feature's marginal.
     """
     weights, bias = as_tensor(weights), as_tensor(bias)
     output_weights = None if output_weights is None else as_tensor(output_weights)
@@ -50,7 +52,7 @@ def feature_errors(
     with torch.no_grad():
         for start in range(0, samples, chunk):
             rows = min(chunk, samples - start)
-            x = sample_features(probability, rows, generator)
+            x = sample_features(probability, rows, generator, sets)
             if model == "abs":
                 x = signed(x)
             error = target(model, x) - forward(model, weights, bias, x, output_weights)
@@ -67,9 +69,11 @@ def heldout_loss(
     samples: int = HELDOUT_SAMPLES,
     seed: int = HELDOUT_SEED,
     output_weights=None,
+    sets: FeatureSets | None = None,
 ) -> np.ndarray:
     """Per instance: mean over the fixed sample and features of I_i (x_i - x'_i)^2 (target |x| for abs)."""
-    return feature_errors(model, weights, bias, probability, importance, samples, seed, output_weights).mean(axis=1)
+    errors = feature_errors(model, weights, bias, probability, importance, samples, seed, output_weights, sets)
+    return errors.mean(axis=1)
 
 
 def random_rotation(dimension: int, seed: int = 0) -> np.ndarray:
@@ -84,8 +88,9 @@ def rotate_hidden(weights: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     return np.einsum("hk,ikn->ihn", rotation, weights)
 
 
-def rotated_loss(model: str, weights, bias, probability, importance, seed: int = 0) -> np.ndarray:
+def rotated_loss(model: str, weights, bias, probability, importance, seed: int = 0, sets=None) -> np.ndarray:
     """Held-out loss after W -> R W for a random orthogonal R: unchanged for linear and relu
     (W^T W is invariant), higher for neuron (the ReLU acts on each hidden unit's own axis)."""
     rotation = random_rotation(np.shape(weights)[-2], seed)
-    return heldout_loss(model, rotate_hidden(np.asarray(weights), rotation), bias, probability, importance)
+    rotated = rotate_hidden(np.asarray(weights), rotation)
+    return heldout_loss(model, rotated, bias, probability, importance, sets=sets)

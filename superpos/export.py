@@ -46,9 +46,11 @@ def model_npz(config: Config, result: TrainResult, index: int = 0) -> bytes:
 
 def model_report(config: Config, result: TrainResult, index: int, rotated: float | None) -> dict:
     """The JSON object of model `index` of `result`: config, loss (held-out), rotated_loss (the same
-    after a random rotation of the hidden space, `rotated`), W, b, importance, feature_norms,
-    dimensionality, polysemanticity (per hidden unit), converged, final_fall and budget (see TrainResult),
-    schedule (the steps, batch, peak rate and restarts used) and seconds (the whole batch's training).
+    after a random rotation of the hidden space, `rotated`), W, b, importance, feature_probability
+    (each feature's marginal P(x_i != 0)), sets ([{"kind", "features"}, ...]: the correlated and
+    anticorrelated sets), feature_norms, dimensionality, polysemanticity (per hidden unit),
+    converged, final_fall and budget (see TrainResult), schedule (the steps, batch, peak rate and
+    restarts used) and seconds (the whole batch's training).
     The abs model adds W_out (W2) after W, its polysemanticity counts both signs of W1
     (superpos.computation) and its rotated_loss is None."""
     weights = result.weights[index]
@@ -64,6 +66,8 @@ def model_report(config: Config, result: TrainResult, index: int, rotated: float
         **output,
         "b": result.bias[index].tolist(),
         "importance": result.importance[index].tolist(),
+        "feature_probability": result.probability[index].tolist(),
+        "sets": config.sets.sets(),
         "feature_norms": metrics.feature_norms(weights).tolist(),
         "dimensionality": metrics.dimensionality(weights).tolist(),
         "polysemanticity": polysemanticity.tolist(),
@@ -80,7 +84,9 @@ def model_reports(configs: list[Config], result: TrainResult) -> list[dict]:
     if result.model == "abs":  # W1 -> R W1 changes what its ReLU neurons see: no invariance to test
         rotated = [None] * len(configs)
     else:
-        rotated = rotated_loss(result.model, result.weights, result.bias, result.probability, result.importance)
+        rotated = rotated_loss(
+            result.model, result.weights, result.bias, result.probability, result.importance, sets=result.sets
+        )
     return [model_report(config, result, i, rotated[i]) for i, config in enumerate(configs)]
 
 

@@ -26,7 +26,7 @@ import torch
 
 from superpos import absolute
 from superpos.config import Config
-from superpos.data import NonzeroSampler, keep_where_positive, zero_input_probability
+from superpos.data import FeatureSets, NonzeroSampler, keep_where_positive, zero_input_probability
 from superpos.evaluate import heldout_loss
 from superpos.models import forward_parts, weighted_squared_error
 from superpos.schedule import MAX_SECONDS, PRUNE_FRACTION, Schedule, automatic_schedule, check_time, resolve
@@ -84,6 +84,8 @@ class TrainResult:
     A loss that barely moves is not enough on its own: a short or slow training moves little.
     warm_start_won (instances,) says, for a warm-started training (train_instances' `start`),
     whether the warm run beat the cold ones; None otherwise.
+    sets: the feature layout the inputs were drawn with (None: independent features); probability
+    is then each feature's marginal P(x_i != 0).
     """
 
     model: str
@@ -105,6 +107,7 @@ class TrainResult:
     converged: np.ndarray
     output_weights: np.ndarray | None = None
     warm_start_won: np.ndarray | None = None
+    sets: FeatureSets | None = None
 
 
 def importance_profile(n_features: int, decay: float) -> np.ndarray:
@@ -195,7 +198,7 @@ class Runs:
     """The state of a batch of training runs: W and b in one tensor, Adam's moments, and the
     data and loss of each run. `select` keeps some runs (restarts are pruned this way)."""
 
-    def __init__(self, model, parameters, moments, probability, importance, peak_lr, batch_size):
+    def __init__(self, model, parameters, moments, probability, importance, peak_lr, batch_size, sets=None):
         self.parameters, self.moments = parameters, moments
         self.probability, self.importance, self.peak_lr = probability, importance, peak_lr
         n_hidden = parameters.shape[1] - 1
@@ -203,19 +206,21 @@ class Runs:
         self.weights, self.bias = parameters[:, :n_hidden], parameters[:, n_hidden]
         self.grad = torch.zeros_like(parameters)
         self.weight_grad, self.bias_grad = self.grad[:, :n_hidden], self.grad[:, n_hidden]
-        zero_share = zero_input_probability(probability)
+        zero_share = zero_input_probability(probability, sets)
         if model == "abs":  # weights are the rows [W1; W2^T] (superpos.absolute)
-            self.sample = absolute.SignedSampler(probability)
+            self.sample = absolute.SignedSampler(probability, sets)
             self.loss = absolute.AbsoluteLoss(importance, zero_share, batch_size)
         else:
-            self.sample = NonzeroSampler(probability)
+            self.sample = NonzeroSampler(probability, sets)
             self.loss = ExpectedLoss(model, importance, zero_share, batch_size)
-        self.model, self.batch_size = model, batch_size
+        self.model, self.batch_size, self.sets = model, batch_size, sets
 
     def select(self, index: torch.Tensor) -> Runs:
         moments = tuple(moment[index] for moment in self.moments)
         probability, importance, peak_lr = self.probability[index], self.importance[index], self.peak_lr[index]
-        return Runs(self.model, self.parameters[index], moments, probability, importance, peak_lr, self.batch_size)
+        return Runs(
+            self.model, self.parameters[index], moments, probability, importance, peak_lr, self.batch_size, self.sets
+        )
 
     def selection_loss(self, seed: int) -> torch.Tensor:
         """Loss per run on a fixed selection sample (not the held-out one)."""
@@ -242,6 +247,7 @@ def train_instances(
     progress: Callable[[float], None] | None = None,
     max_seconds: float | None = MAX_SECONDS,
     start: tuple[np.ndarray, np.ndarray] | None = None,
+    sets: FeatureSets | None = None,
 ) -> TrainResult:
     """Train one toy model per row of `probability` / `importance` (instances, n), together.
 
@@ -253,6 +259,8 @@ def train_instances(
     `start` = (W (instances, m, n), b (instances, n)), if given, is a warm start: each instance's
     first run starts there, the others cold (at least one), and the best is kept as usual, so a
     warm start never does worse than a cold one; warm_start_won says which won.
+    `sets` (superpos.data.FeatureSets), if given, groups the features into correlated and
+    anticorrelated sets; `probability` then holds each feature's marginal P(x_i != 0).
     Deterministic for a given seed on one machine.
     """
     started = time.perf_counter()
@@ -291,7 +299,7 @@ def train_instances(
         moments = (torch.zeros_like(parameters), torch.zeros_like(parameters))
         tile = lambda array: torch.tensor(np.tile(array, (restarts, 1)), dtype=torch.float32)  # noqa: E731
         peak_lr = tile(np.asarray(lr)[:, None])[:, :, None]  # (runs, 1, 1)
-        runs = Runs(model, parameters, moments, tile(probability), tile(importance), peak_lr, batch_size)
+        runs = Runs(model, parameters, moments, tile(probability), tile(importance), peak_lr, batch_size, sets)
 
         prune_step = int(PRUNE_FRACTION * steps) if restarts > 1 else -1
         warm_start_won = None
@@ -333,7 +341,7 @@ def train_instances(
         snapshots, output_weights = torch.stack(snapshots).numpy(), None
         if model == "abs":
             (weights, output_weights), snapshots = absolute.unpack(weights), absolute.unpack(snapshots)[0]
-        heldout = heldout_loss(model, weights, bias, probability, importance, output_weights=output_weights)
+        heldout = heldout_loss(model, weights, bias, probability, importance, output_weights=output_weights, sets=sets)
     if progress is not None:
         progress(1.0)
     return TrainResult(
@@ -356,6 +364,7 @@ def train_instances(
         converged=(final_fall < CONVERGED_FALL) & (budget >= 1.0 - 1e-9),
         warm_start_won=warm_start_won,
         output_weights=output_weights,
+        sets=sets,
     )
 
 
@@ -372,11 +381,12 @@ def train_sweep(
     progress: Callable[[float], None] | None = None,
     max_seconds: float | None = MAX_SECONDS,
 ) -> TrainResult:
-    """One batched training: an instance per sparsity, in the order given."""
+    """One batched training: an instance per sparsity, in the order given (with config's sets and
+    per-feature overrides: Config.probabilities and Config.importances)."""
     for sparsity in sparsities:
         config.replace(sparsity=float(sparsity))  # validates each value
-    probability = 1.0 - np.repeat(np.asarray(sparsities, dtype=np.float64)[:, None], config.n_features, axis=1)
-    importance = np.tile(importance_profile(config.n_features, config.importance_decay), (len(sparsities), 1))
+    probability = np.stack([config.probabilities(float(sparsity)) for sparsity in sparsities])
+    importance = np.tile(config.importances(), (len(sparsities), 1))
     return train_instances(
         config.model,
         config.n_hidden,
@@ -389,4 +399,5 @@ def train_sweep(
         restarts=config.restarts,
         progress=progress,
         max_seconds=max_seconds,
+        sets=None if config.sets.independent else config.sets,
     )
