@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import superpos
-from superpos import cli, metrics
+from superpos import cli, metrics, structured
 from superpos.config import Config, ConfigError
 from superpos.data import FeatureSets, NonzeroSampler, sample_features, zero_input_probability
 
@@ -223,3 +223,44 @@ def test_cli_bad_structure_exits_2_naming_the_flag(arguments, named, capsys):
     status, out, err = run_cli("train", "--n-features", "5", *arguments, "--json", capsys=capsys)
     assert status == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and named in err
+
+
+@pytest.mark.parametrize("name", list(structured.PRESETS))
+def test_every_preset_agrees_with_the_paper_for_every_seed(name):
+    preset = structured.PRESETS[name]
+    for seed in (0, 1, 2):
+        config = preset.config(Config(seed=seed))
+        checks = structured.set_checks(superpos.train(config).weights[0], config.sets, preset.expect)
+        assert len(checks) == len(preset.correlated_sets) + len(preset.anticorrelated_sets)
+        assert checks["agrees"].all(), (seed, checks)
+
+
+def test_set_checks_tell_the_geometries_apart():
+    sets = FeatureSets(4, (2,), (2,))
+    orthogonal_then_antipodal = np.array([[1.0, 0.0, 1.0, -1.0], [0.0, 1.0, 0.0, 0.0]])
+    assert structured.set_checks(orthogonal_then_antipodal, sets)["agrees"].tolist() == [True, True]
+    antipodal_then_orthogonal = np.array([[1.0, -1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    assert structured.set_checks(antipodal_then_orthogonal, sets)["agrees"].tolist() == [False, False]
+
+
+def test_pair_states():
+    weights = np.array([[1.0, 0.95, 1.0, 0.0, 0.01, 0.0], [0.0, 0.3, 0.0, 1.0, 0.0, 0.01]])
+    assert structured.pair_states(weights).tolist() == ["collapsed", "side by side", "dropped"]
+
+
+def test_collapse_sweep_no_collapse_when_sparse_all_when_dense():
+    result, table = structured.collapse_sweep(Config())
+    counts = table.pivot(index="density", columns="state", values="pairs")
+    assert (counts.sum(axis=1) == structured.COLLAPSE_PAIRS).all()
+    assert counts[structured.COLLAPSED].iloc[0] == 0, counts
+    assert counts[structured.COLLAPSED].iloc[-1] == structured.COLLAPSE_PAIRS, counts
+    assert result.weights.shape == (len(structured.COLLAPSE_DENSITIES), 2, 6)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_one_feature_sparser_switches_the_pentagon_to_two_digons(seed):
+    table = structured.differs_sweep(Config(sparsity=0.95, seed=seed), ratios=(1.0, 0.25))
+    best = table[table["best"]].set_index("ratio")["geometry"]
+    assert best[1.0] == structured.ALL_REPRESENTED
+    assert best[0.25] == structured.DIGONS
+    assert len(table) == 2 * structured.DIFFERS_RESTARTS and table["best"].sum() == 2
