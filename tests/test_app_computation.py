@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from superpos import computation
+from superpos.charts.computation import PANELS
 from views import VIEW_NAMES
 from views.computation import PAPER, SIDEBAR, SMALL
 
@@ -69,7 +70,8 @@ def test_sidebar_setting_draws_w1_and_w2_per_neuron():
     assert {"neuron", "feature", "reads", "writes", "label"} <= set(weights.columns)
     assert set(weights["neuron"]) <= set(range(3)) and set(weights["feature"]) <= set(range(4))
     assert weights["reads"].abs().max() == pytest.approx(1.0)  # normalised: the largest |W1| is 1
-    assert len(spec["hconcat"]) == 2  # W1 and W2 side by side
+    titles = [spec["title"] for spec, _ in chart_tables(app)[:2]]  # W1 and W2 side by side
+    assert titles == [title for title, _ in PANELS.values()]
     shown = metrics(app)
     counts = [int(shown[f"{label} neurons"].split(" of ")[0]) for label in ("monosemantic", "polysemantic", "dead")]
     assert sum(counts) == 3

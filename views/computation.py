@@ -104,9 +104,9 @@ def render_paper(paper: Config) -> None:
         f"{len(PAPER_SPARSITIES)} models trained as one batch in {result.seconds:.1f} s."
     )
     summary, served = engine.computation_densities(paper, PAPER_SPARSITIES)
-    with st.container(horizontal=True):
-        st.altair_chart(charts.density_chart(summary), width="content")
-        st.altair_chart(charts.served_features_chart(served), width="content")
+    left, right = st.columns(2)
+    left.altair_chart(charts.density_chart(summary), width="stretch")
+    right.altair_chart(charts.served_features_chart(served), width="stretch")
     density = st.select_slider(
         "density 1 − S of the model shown below",
         computation.PAPER_DENSITIES,
@@ -132,7 +132,8 @@ def render_model(config: Config, result, sparsities: tuple[float, ...] | None = 
         help="Features with a monosemantic neuron for each sign that writes back to the feature's output.",
     )
     st.caption(f"Held-out loss {result.heldout[index]:.4g} (n = {config.n_features}, m = {config.n_hidden}).")
-    st.altair_chart(charts.neuron_weights_chart(first, second, table), width="content")
+    for column, panel in zip(st.columns(2), charts.PANELS, strict=True):
+        column.altair_chart(charts.neuron_weights_chart(first, second, table, panel), width="stretch")
     export.csv_download(lambda: charts.weights_table(first, second, table), "computation_neurons")
     st.subheader("Asymmetric superposition")
     if motifs.empty:

@@ -2,7 +2,7 @@
 
 Pure functions (no Streamlit), so a notebook draws the same pictures:
     table = computation.neuron_table(result.weights[0], result.output_weights[0])
-    neuron_weights_chart(result.weights[0], result.output_weights[0], table)
+    neuron_weights_chart(result.weights[0], result.output_weights[0], table, "reads")
 Features are coloured by index on the viridis scale of superpos.charts.neurons (feature 0 the
 most important), neuron labels on its dead / mono / poly scale.
 """
@@ -14,9 +14,13 @@ import numpy as np
 import pandas as pd
 
 from superpos import computation
-from superpos.charts.neurons import LABEL_COLORS, SMALLEST_DRAWN_WEIGHT, feature_color
+from superpos.charts.neurons import LABEL_COLORS, LEGEND_MAX_FEATURES, SMALLEST_DRAWN_WEIGHT
 
-PANEL_WIDTH = 250  # px per panel: two side by side (legend below) fit the view's chart column at 1280 px
+PANEL_HEIGHT = 320  # px, title, axes and legend included; the width follows the page (two panels per column)
+PANELS = {  # the two halves of the neuron plot: column of weights_table, title, y-axis title
+    "reads": ("W1: what each neuron reads", "W1_ki / max_j |W1_kj|"),
+    "writes": ("W2: what it writes back", "W2_ik (rescaled)"),
+}
 DRAWN_DENSITY_ORDER = [str(d) for d in computation.PAPER_DENSITIES]
 
 
@@ -37,41 +41,43 @@ def weights_table(first: np.ndarray, second: np.ndarray, table: pd.DataFrame) ->
     return long.merge(table[["neuron", "order", "polysemanticity", "label"]], on="neuron")
 
 
-def weights_panel(long: pd.DataFrame, column: str, title: str, y_title: str, n_features: int, order) -> alt.Chart:
-    """Stacked bars of one weight column per neuron, positive up, negative down, by feature."""
-    magnitude = long[column].abs()
+def feature_color(n_features: int, legend: bool) -> alt.Color:
+    """Viridis by feature index over all n features, so two panels drawing different features agree."""
+    shown = alt.Legend(title="feature", orient="right") if legend and n_features <= LEGEND_MAX_FEATURES else None
+    return alt.Color("feature:O", scale=alt.Scale(scheme="viridis", domain=list(range(n_features))), legend=shown)
+
+
+def neuron_weights_chart(first: np.ndarray, second: np.ndarray, table: pd.DataFrame, panel: str) -> alt.Chart:
+    """Half of the paper's neuron plot for the abs model, `panel` "reads" or "writes": per neuron,
+    its input weights W1 normalised so the largest is 1 in size, or its output weights W2 rescaled
+    to match (weights_table), stacked by feature, positive up and negative down, neurons sorted
+    by the feature they serve most. table: computation.neuron_table. The legend is on "writes"."""
+    long = weights_table(first, second, table)
+    magnitude = long[panel].abs()
     drawn = long[magnitude >= SMALLEST_DRAWN_WEIGHT * max(magnitude.max(), 1e-12)]
+    title, y_title = PANELS[panel]
     return (
-        alt.Chart(drawn, title=title, width=PANEL_WIDTH)
+        alt.Chart(drawn, title=title, width="container", height=PANEL_HEIGHT)
         .mark_bar()
         .encode(
             x=alt.X(
-                "neuron:N", sort=order, title="neuron (by the feature it serves most)", axis=alt.Axis(labelAngle=0)
+                "neuron:N",
+                sort=table["neuron"].tolist(),
+                title="neuron (by the feature it serves most)",
+                axis=alt.Axis(labelAngle=0, labelOverlap=True),
             ),
-            y=alt.Y(f"{column}:Q", title=y_title),
-            color=feature_color(n_features),
+            y=alt.Y(f"{panel}:Q", title=y_title),
+            color=feature_color(first.shape[1], legend=panel == "writes"),
             order=alt.Order("feature:O"),
             tooltip=[
                 "neuron:N",
                 "feature:O",
-                alt.Tooltip(f"{column}:Q", format=".3f"),
+                alt.Tooltip(f"{panel}:Q", format=".3f"),
                 alt.Tooltip("polysemanticity:Q", format=".2f", title="neuron's PR"),
                 alt.Tooltip("label:N", title="neuron is"),
             ],
         )
     )
-
-
-def neuron_weights_chart(first: np.ndarray, second: np.ndarray, table: pd.DataFrame) -> alt.HConcatChart:
-    """The paper's neuron plot for the abs model: per neuron, its input weights W1 normalised so the
-    largest is 1 in size (left) and its output weights W2 rescaled to match (right), stacked by
-    feature, neurons sorted by the feature they serve most. table: computation.neuron_table."""
-    long = weights_table(first, second, table)
-    order = table["neuron"].tolist()
-    n_features = first.shape[1]
-    reads = weights_panel(long, "reads", "W1: what each neuron reads", "W1_ki / max_j |W1_kj|", n_features, order)
-    writes = weights_panel(long, "writes", "W2: what it writes back", "W2_ik (rescaled)", n_features, order)
-    return alt.hconcat(reads, writes).configure_legend(orient="bottom")
 
 
 def motif_table(first: np.ndarray, second: np.ndarray, motif: pd.Series) -> pd.DataFrame:
@@ -111,7 +117,7 @@ def density_chart(summary: pd.DataFrame) -> alt.Chart:
     long = summary.melt(id_vars="density", var_name="label", value_name="neurons")
     long["density"] = long["density"].map(str)
     return (
-        alt.Chart(long, title="Neurons per density", width=PANEL_WIDTH)
+        alt.Chart(long, title="Neurons per density", width="container", height=PANEL_HEIGHT)
         .mark_bar()
         .encode(
             x=alt.X("density:N", sort=DRAWN_DENSITY_ORDER, title="density 1 − S", axis=alt.Axis(labelAngle=0)),
@@ -124,11 +130,11 @@ def density_chart(summary: pd.DataFrame) -> alt.Chart:
 
 
 def served_features_chart(features: pd.DataFrame) -> alt.Chart:
-    """Which features the polysemanticneurons serve (computation.polysemantic_features): per density,
+    """Which features the polysemantic neurons serve (computation.polysemantic_features): per density,
     a point per (neuron, feature) at the feature's importance rank, larger for larger weights."""
     data = features.assign(density=features["density"].map(str), size=features["weight"].abs())
     return (
-        alt.Chart(data, title="Features the polysemantic neurons read", width=PANEL_WIDTH)
+        alt.Chart(data, title="Features the polysemantic neurons read", width="container", height=PANEL_HEIGHT)
         .mark_circle(opacity=0.5)
         .encode(
             x=alt.X("importance_rank:Q", title="feature's importance rank (0 = most important)"),
