@@ -124,6 +124,16 @@ def test_topk_keeps_exactly_k_latents_per_input():
     torch.testing.assert_close(z[0].max(dim=0).values, pre[0].max(dim=0).values)
 
 
+def test_topk_is_relu_of_the_k_largest_whatever_k_and_sign():
+    """Against torch.topk per SAE: k from 1 to d (k = d keeps every positive), pre-activations of both signs."""
+    pre = torch.randn(6, 6, 40, generator=torch.Generator().manual_seed(1))
+    k = torch.tensor([1, 2, 3, 4, 6, 2])
+    z = sae.topk_relu(pre, k)
+    for index, count in enumerate(k.tolist()):
+        kept = torch.zeros_like(pre[index]).scatter(0, pre[index].topk(count, dim=0).indices, 1.0)
+        torch.testing.assert_close(z[index], torch.relu(pre[index]) * kept)
+
+
 @pytest.fixture(scope="module")
 def pentagon():
     """The 5/2 pentagon toy at feature probability 0.025 (S = 0.975), uniform importance."""
