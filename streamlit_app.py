@@ -8,7 +8,20 @@ import streamlit as st
 import torch
 
 from superpos.train import TRAIN_THREADS
-from views import VIEW_NAMES, computation, controls, embedding, engine, jl, loss, neurons, phase, sae, sweep
+from views import (
+    VIEW_NAMES,
+    computation,
+    controls,
+    embedding,
+    engine,
+    jl,
+    loss,
+    neurons,
+    phase,
+    sae,
+    structured,
+    sweep,
+)
 
 st.set_page_config(page_title="Superposition explorer", page_icon="🧲", layout="wide")
 torch.set_num_threads(TRAIN_THREADS)  # once per process, as superpos.train says: steadier on a shared CPU
@@ -23,6 +36,9 @@ RENDERERS = (
     loss.render,
     sae.render,
     computation.render,
+    structured.render_correlated,
+    structured.render_collapse,
+    structured.render_differs,
 )
 VIEWS = dict(zip(VIEW_NAMES, RENDERERS, strict=True))
 

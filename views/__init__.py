@@ -10,6 +10,9 @@ VIEW_NAMES = (
     "Loss",
     "Sparse autoencoder",
     "Computation (|x|)",
+    "Correlated features",
+    "Collapse sweep",
+    "One feature differs",
 )
 
 # A view's chart and explanation columns: 3 : 1 leaves the charts about 600 px on a 1280 px page,

@@ -10,6 +10,7 @@ import streamlit as st
 
 from superpos import metrics
 from superpos.charts import geometry
+from superpos.charts import structured as structured_charts
 from superpos.config import Config
 from views import CHART_TEXT_COLUMNS, engine, export
 
@@ -49,6 +50,10 @@ the marked steps (denser early, when the geometry forms). Typically all $\lVert 
 grow together, then the features compete for the $m$ dimensions: some win a direction (or a share
 of one), the rest shrink back to $0$. With sparse features you can see pairs turn antipodal and
 polygons snap into place late in training. Press play, or drag the slider.
+
+Below, each feature's dimensionality $D_i$ over training, above the loss on the same step axis:
+the paper's "energy levels". $D_i$ jumps between the sticky fractions ($1$, $\tfrac23$, $\tfrac12$,
+$\tfrac25$, ...), and each jump lines up with a drop of the loss.
 """
 
 
@@ -125,3 +130,9 @@ def snapshot(config: Config, playing: bool) -> None:
         st.session_state[key] = steps[(steps.index(st.session_state.get(key, steps[-1])) + 1) % len(steps)]
     step = st.select_slider("training step", steps, value=steps[-1], key=key, help="Snapshot of W to show.")
     st.altair_chart(dynamics_chart(config, steps.index(step)), width="content")
+    st.altair_chart(
+        structured_charts.energy_levels(
+            result.snapshots[:, 0], result.snapshot_steps, result.loss_steps, result.loss_history[0], step
+        ),
+        width="content",
+    )

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from superpos import computation, experiments, schedule
+from superpos import computation, experiments, schedule, structured
 from superpos.config import SETTINGS, Config, ConfigError
 from superpos.sae import SAE_LABELS, SAEConfig, SAEResult, train_saes
 from superpos.sae_metrics import SAEMetrics, evaluate_saes
@@ -96,6 +96,22 @@ def phase_diagram(model: str, lr: float, seed: int) -> pd.DataFrame:
         f"Training {experiments.PHASE_DENSITIES.size * experiments.PHASE_IMPORTANCES.size} models"
     ) as report:
         return experiments.phase_diagram(model, lr, seed, progress=report)
+
+
+@st.cache_data(max_entries=16, ttl=TTL_SECONDS, show_spinner=False)
+def collapse_sweep(config: Config) -> tuple[TrainResult, pd.DataFrame]:
+    """superpos.structured.collapse_sweep with `config`'s model, seed and training settings."""
+    config = structured.collapse_config(config).replace(sparsity=Config.sparsity)  # S plays no part
+    with progress_bar(f"Training {len(structured.COLLAPSE_DENSITIES)} models, one per density") as report:
+        return structured.collapse_sweep(config, progress=report)
+
+
+@st.cache_data(max_entries=16, ttl=TTL_SECONDS, show_spinner=False)
+def differs_sweep(config: Config, importance: float) -> pd.DataFrame:
+    """superpos.structured.differs_sweep: the others at config's S, feature 0 at `importance`."""
+    runs = len(structured.DIFFERS_RATIOS) * structured.DIFFERS_RESTARTS
+    with progress_bar(f"Training {runs} models, every restart of every relative density") as report:
+        return structured.differs_sweep(config, importance, progress=report)
 
 
 @st.cache_data(max_entries=32, max_size="128MB", ttl=TTL_SECONDS, show_spinner=False)
