@@ -3,12 +3,15 @@
 The automatic schedule (`automatic_schedule`) is the rule the app and the command line use when
 the user sets only n, m, S, r and the model. It was fitted against the paper's recipe (AdamW
 1e-3, 10,000 steps, batch 1024) over n = 5 ... 1000 (benchmarks/convergence.py):
-- the peak learning rate falls as 1/sqrt(m): W's entries are about 1/sqrt(m) in size, and a
+- the peak learning rate falls as m^-0.75: W's entries are about 1/sqrt(m) in size, and a
   first Adam step of that size scrambles the geometry (lr 0.15 suits m = 2, not m = 30);
-- sparse features need lower rates and larger batches: a feature active with probability p
-  gets a gradient from about batch x p inputs per step, and Adam's step is only as good as that
-  average (at n = 400, m = 30, S = 0.99 a rate of 0.02 leaves the loss 7% high, 0.005 3%);
+- sparse features need lower rates, larger batches and more steps: a feature active with
+  probability p gets a gradient from about batch x p inputs per step, and Adam's step is only
+  as good as that average (at n = 400, m = 30, S = 0.99 a rate of 0.02 leaves the loss 7% high,
+  0.005 3%);
 - steps grow with n / m: with many features per dimension the geometry needs longer to settle;
+- the start matters as much: W starts small (superpos.train.initial_std), as in the paper's
+  notebook; from the textbook Xavier start dense models settle far from the optimum;
 - restarts escape the local minima that small models fall into (4 of 5 features at n = 5,
   m = 2); with many features the loss of one run barely depends on its start, so large models
   train once.
@@ -36,6 +39,8 @@ PRUNE_FRACTION = 0.1
 MIN_STEPS = 10  # Config's lowest steps
 LR_MAX = 0.15
 LR_SCALE = 0.25
+BASE_STEPS = 400
+MAX_AUTOMATIC_STEPS = 2000
 P_SPARSE = 0.1  # below this feature probability the peak rate falls (as p^0.25, to half at most)
 MAX_SECONDS = 10.0  # the work limit: predicted seconds of training one model, on one thread
 BATCH_FACTOR = 2.0  # a batch of several models (a sweep) may take this many times MAX_SECONDS
@@ -86,7 +91,8 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
         lr_i = min(LR_MAX, LR_SCALE / m^0.75) x clip((p_i / P_SPARSE)^0.25, 1/2, 1)
     Shared by the batch, which trains as its most demanding model needs (p = min_i p_i):
         batch = 256, 512 below p = 0.02, 1024 below p = 0.005
-        steps = 400 x clip(n / (4 m), 1, 4);  restarts = 6 if n m <= 400, else 1.
+        steps = min(MAX_AUTOMATIC_STEPS, BASE_STEPS x clip(n / (4 m), 1, 4) x clip((P_SPARSE / p)^(1/3), 1, 2))
+        restarts = 6 if n m <= 400, else 1.
     """
     p_given_active = effective_probability(probability)
     if model == "abs":  # its own rule, fitted on its own benchmark
@@ -95,7 +101,10 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
     sparse_factor = np.clip((p_given_active / P_SPARSE) ** 0.25, 0.5, 1.0)
     lr = min(LR_MAX, LR_SCALE / n_hidden**0.75) * sparse_factor
     batch_size = 256 if sparsest >= 0.02 else 512 if sparsest >= 0.005 else 1024
-    steps = int(round(400 * np.clip(n_features / (4 * n_hidden), 1.0, 4.0)))
+    # More features per dimension take longer to settle; sparser ones need more inputs per feature.
+    crowding = np.clip(n_features / (4 * n_hidden), 1.0, 4.0)
+    scarcity = np.clip((P_SPARSE / sparsest) ** (1 / 3), 1.0, 2.0)
+    steps = int(round(min(MAX_AUTOMATIC_STEPS, BASE_STEPS * crowding * scarcity)))
     restarts = 6 if n_features * n_hidden <= 400 else 1
     return Schedule(steps=steps, batch_size=batch_size, lr=tuple(lr.tolist()), restarts=restarts)
 

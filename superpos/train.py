@@ -110,6 +110,15 @@ class TrainResult:
     sets: FeatureSets | None = None
 
 
+def initial_std(n_features: int, n_hidden: int) -> float:
+    """std = sqrt(2 / (m (n + 1))), what the paper's notebook gets from Xavier-normal on its
+    (instances, n, m) weight tensor for one instance (fans n m and m): a small start, from which
+    features are learned one at a time. The textbook sqrt(2 / (m + n)) starts the columns long and
+    tangled, and dense models then settle far from the PCA-like optimum: n = 400, m = 30, S = 0,
+    47% above the paper recipe's loss, against 0.04% from the small start."""
+    return math.sqrt(2.0 / (n_hidden * (n_features + 1)))
+
+
 def importance_profile(n_features: int, decay: float) -> np.ndarray:
     """I_i = r^i for i = 0..n-1."""
     return decay ** np.arange(n_features, dtype=np.float64)
@@ -251,7 +260,7 @@ def train_instances(
 ) -> TrainResult:
     """Train one toy model per row of `probability` / `importance` (instances, n), together.
 
-    W starts Xavier-normal (std sqrt(2 / (m + n))), b = 0. Each instance starts `restarts`
+    W starts normal with initial_std (small), b = 0. Each instance starts `restarts`
     times; after PRUNE_FRACTION of the steps, when the geometry has formed, only its best run
     goes on, so restarts cost little. `progress`, if given, is called with the fraction done.
     steps, batch_size, lr and restarts left at None follow superpos.schedule's rule. A training
@@ -288,7 +297,7 @@ def train_instances(
         if model == "abs":
             parameters = absolute.initial_parameters(instances * restarts, n_hidden, n_features, generator)
         else:
-            std = math.sqrt(2.0 / (n_hidden + n_features))
+            std = initial_std(n_features, n_hidden)
             parameters = torch.zeros(instances * restarts, n_hidden + 1, n_features)
             parameters[:, :n_hidden] = (
                 torch.randn(instances * restarts, n_hidden, n_features, generator=generator) * std

@@ -125,7 +125,7 @@ def test_restart_pruning_keeps_each_instances_own_best(monkeypatch):
         "relu", n_hidden, probability, np.ones_like(probability), steps=50, seed=3, restarts=restarts
     )
     generator = torch.Generator().manual_seed(3)
-    std = np.sqrt(2.0 / (n_hidden + n_features))
+    std = train_module.initial_std(n_features, n_hidden)
     starts = (torch.randn(instances * restarts, n_hidden, n_features, generator=generator) * std).numpy()
     for instance in range(instances):
         kept = starts[instance * instances + instance]  # restart r of instance i is run r * instances + i
