@@ -196,11 +196,13 @@ def topk_relu(pre: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     rectified = torch.relu(pre)
     remaining = rectified
     cutoff = torch.zeros_like(pre[:, :1])
-    for rank in range(int(k.max()) + 1):
+    ranks = min(int(k.max()), pre.shape[1] - 1) + 1  # k >= d keeps every positive: its cutoff stays 0
+    at_rank = (k.view(1, -1, 1, 1) == torch.arange(ranks).view(-1, 1, 1, 1)).to(pre.dtype)
+    for rank in range(ranks):
         largest = remaining.amax(dim=1, keepdim=True)
         if not largest.any():
             break
-        cutoff.add_(largest * (k == rank).view(-1, 1, 1))  # rank k (from 0) is the (k+1)-th largest
+        cutoff.addcmul_(largest, at_rank[rank])  # rank k (from 0) is the (k+1)-th largest
         remaining = keep_where_positive(remaining, largest - remaining)
     return keep_where_positive(rectified, rectified - cutoff)
 
