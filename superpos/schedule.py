@@ -40,7 +40,6 @@ MIN_STEPS = 10  # Config's lowest steps
 LR_MAX = 0.15
 LR_SCALE = 0.25
 BASE_STEPS = 400
-MAX_AUTOMATIC_STEPS = 2000
 P_SPARSE = 0.1  # below this feature probability the peak rate falls (as p^0.25, to half at most)
 MAX_SECONDS = 10.0  # the work limit: predicted seconds of training one model, on one thread
 BATCH_FACTOR = 2.0  # a batch of several models (a sweep) may take this many times MAX_SECONDS
@@ -91,7 +90,7 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
         lr_i = min(LR_MAX, LR_SCALE / m^0.75) x clip((p_i / P_SPARSE)^0.25, 1/2, 1)
     Shared by the batch, which trains as its most demanding model needs (p = min_i p_i):
         batch = 256, 512 below p = 0.02, 1024 below p = 0.005
-        steps = min(MAX_AUTOMATIC_STEPS, BASE_STEPS x clip(n / (4 m), 1, 4) x clip((P_SPARSE / p)^(1/3), 1, 2))
+        steps = BASE_STEPS x max(clip(n / (4 m), 1, 4), clip((P_SPARSE / p)^(1/3), 1, 2))
         restarts = 6 if n m <= 400, else 1.
     """
     p_given_active = effective_probability(probability)
@@ -102,9 +101,11 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
     lr = min(LR_MAX, LR_SCALE / n_hidden**0.75) * sparse_factor
     batch_size = 256 if sparsest >= 0.02 else 512 if sparsest >= 0.005 else 1024
     # More features per dimension take longer to settle; sparser ones need more inputs per feature.
+    # Either is enough reason for more steps (n = 400, m = 30, S = 0.99: 1,000 steps of 512 were
+    # within 3% of the recipe, 2,000 within 2%).
     crowding = np.clip(n_features / (4 * n_hidden), 1.0, 4.0)
     scarcity = np.clip((P_SPARSE / sparsest) ** (1 / 3), 1.0, 2.0)
-    steps = int(round(min(MAX_AUTOMATIC_STEPS, BASE_STEPS * crowding * scarcity)))
+    steps = int(round(BASE_STEPS * max(crowding, scarcity)))
     restarts = 6 if n_features * n_hidden <= 400 else 1
     return Schedule(steps=steps, batch_size=batch_size, lr=tuple(lr.tolist()), restarts=restarts)
 
