@@ -2,12 +2,15 @@
 
 Query-parameter names are the Config fields, i.e. the command line's flags with underscores
 (n_features, n_hidden, sparsity, importance_decay, model, steps, lr, batch_size, seed), so a
-copied link reproduces the view. A link can carry anything. A bound widget that cannot use its
-parameter (not a number, not finite, out of its range, not one of its options) drops it from
-the URL and keeps its default, so the URL stays a faithful link to what is shown; the ranges
-are Config's LIMITS, n_hidden <= n_features and the work limit on steps. On a session's first
-run, one warning names every parameter that was dropped (or rounded) and the value used
-instead. Unknown parameters are left alone, and nothing from the link is rendered as markup.
+copied link reproduces the view. A link can carry anything. Streamlit's bound widgets decide what
+they can use: one that cannot use its parameter (not a number, out of its range, not one of its
+options) drops it from the URL and keeps its default, so the URL stays a faithful link to what is
+shown. The widgets' ranges are Config's SETTINGS plus the two limits that are ours: n_hidden <=
+n_features and the work limit on steps. The app does not predict the widgets: it reads the link
+before they run and compares it with what they ended on, and on a session's first run one
+warning names every parameter that was dropped or changed, with the value used instead. A fraction
+given to a whole-number setting means its whole part (whole_part), here and in every view.
+Unknown parameters are left alone, and nothing from the link is rendered as markup.
 """
 
 from __future__ import annotations
@@ -39,11 +42,15 @@ CONTROL_FIELDS = (
 )
 TAU = 0.1  # the example threshold for "active" next to the sparsity control
 SHOWN_CHARACTERS = 24  # of a bad parameter's value, echoed in the warning
-LINK_CHECKED = "link_checked"  # session-state key
+WHOLE_NUMBER_FIELDS = tuple(name for name in CONTROL_FIELDS if name in INTEGER_FIELDS)
+LINK_CHECKED = "link_checked"  # session-state keys: the link has been compared with the controls,
+LINK_NOTES = "link_notes"  # and what the first run found, for the rerun that shows it
 
 
 def formatted(value) -> str:
-    """A control's value as the URL and the labels show it: 0.95, relu, 1000."""
+    """A control's value as the URL and the labels show it: 0.95, relu, 1000; None is automatic."""
+    if value is None:
+        return "automatic"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -84,62 +91,54 @@ def max_steps(values: Mapping) -> int:
     return int(min(LIMITS["steps"][1], max(LIMITS["steps"][0], fits)))
 
 
-def parse(name: str, text: str) -> tuple[object, str | None]:
-    """The value the widget of field `name` takes from the URL text `text`, following Streamlit's
-    rules for bound widgets (what it cannot use leaves the widget at its default), and what was
-    wrong with `text` (None if nothing). Whole numbers are held as floats, and rounded."""
-    default = getattr(DEFAULTS, name)
+def whole_part(value: float) -> int:
+    """The one rule for a fraction given to a whole-number setting, in the sidebar and every view:
+    its whole part (2.7 -> 2), which is what Streamlit's integer widgets take from a link."""
+    return math.trunc(value)
+
+
+def as_number(text: str) -> float | None:
+    """`text` as a finite number, or None."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def taken_as_given(text: str, value) -> bool:
+    """Whether a control that ended on `value` took the link's `text` as it was written."""
+    if value is None:  # an empty training field: the link's value was dropped
+        return False
+    if text == formatted(value):
+        return True
+    number = as_number(text)
+    return number is not None and not isinstance(value, str) and number == value
+
+
+def why_not_used(name: str, text: str, highest: Mapping[str, float]) -> str:
+    """Why the link's `text` for control `name` was not used as given: a reason for the warning,
+    not a prediction (the widgets decided). `highest` holds the ranges' upper ends that are ours."""
     if name == "model":
-        return (text, None) if text in MODEL_KINDS else (default, f"is not one of {', '.join(MODEL_KINDS)}")
+        return f"is not one of {', '.join(MODEL_KINDS)}"
+    number = as_number(text)
     if name == "sparsity":
-        return sparsity_from_link(text)
-    try:
-        number = float(text)
-    except ValueError:
-        return default, "is not a number"
-    if not math.isfinite(number):
-        return default, "is not a finite number"
-    low, high = LIMITS[name]
+        hint = (
+            f" (the nearest is {formatted(nearest_sparsity(number))})" if number is not None and 0 <= number < 1 else ""
+        )
+        return f"is not one of the control's values{hint}"
+    if number is None:
+        return "is not a finite number"
+    low, high = SETTINGS[name].low, highest.get(name, SETTINGS[name].high)
+    if name == "n_hidden" and number > high:
+        return f"is more than n_features = {high:g}"
+    if name == "steps" and high < number <= SETTINGS[name].high:
+        return f"is over the work limit at this n, m and batch_size: at most {high:g}"
     if not low <= number <= high:
-        return default, f"is outside [{low:g}, {high:g}]"
-    if name in INTEGER_FIELDS:
-        return round(number), None if number.is_integer() else "is not a whole number"
-    return number, None
-
-
-def sparsity_from_link(text: str) -> tuple[float, str | None]:
-    """The sparsity control matches the link's text to its values' labels, e.g. 0.95."""
-    if text in SPARSITY_LABELS:
-        return SPARSITY_LABELS[text], None
-    try:
-        number = float(text)
-    except ValueError:
-        number = math.nan
-    hint = f" (the nearest is {formatted(nearest_sparsity(number))})" if 0 <= number < 1 else ""
-    return DEFAULTS.sparsity, f"is not one of the control's values{hint}"
-
-
-def sanitise(raw: Mapping[str, str]) -> tuple[dict, dict[str, str]]:
-    """The value of every control for a link with the parameters `raw` (the defaults where absent),
-    which make a valid Config, and per parameter of `raw` that was not used as given, why."""
-    values = {name: getattr(DEFAULTS, name) for name in CONTROL_FIELDS}
-    problems = {}
-    for name in CONTROL_FIELDS:
-        if name in raw:
-            values[name], problem = parse(name, raw[name])
-            if problem is not None:
-                problems[name] = problem
-    # The m and steps widgets' ranges depend on n (and the batch size): beyond them, the default.
-    if values["n_hidden"] > values["n_features"]:
-        values["n_hidden"] = min(DEFAULTS.n_hidden, values["n_features"])
-        if "n_hidden" in raw:
-            problems.setdefault("n_hidden", f"is more than n_features = {values['n_features']}")
-    cap = max_steps(values)
-    if values["steps"] is not None and values["steps"] > cap:
-        values["steps"] = DEFAULTS.steps
-        if "steps" in raw:
-            problems.setdefault("steps", f"is over the work limit at this n, m and batch_size: at most {cap}")
-    return values, problems
+        return f"is outside [{low:g}, {high:g}]"
+    if name in INTEGER_FIELDS and not number.is_integer():
+        return "is not a whole number"
+    return "is not a value this control takes"
 
 
 def shown(text: str) -> str:
@@ -148,17 +147,21 @@ def shown(text: str) -> str:
     return safe + ("…" if len(text) > SHOWN_CHARACTERS else "")
 
 
-def link_warning(view_names: Sequence[str]) -> None:
-    """One warning naming each parameter of the link that the app could not use as given."""
-    raw = {name: st.query_params[name] for name in CONTROL_FIELDS if name in st.query_params}
-    values, problems = sanitise(raw)
+def link_notes(link: Mapping[str, str], values: Mapping, view_names: Sequence[str]) -> list[str]:
+    """One note per parameter of `link` (the URL's text before the widgets ran) that the controls,
+    now holding `values`, did not take as given: its name, its text, why, and the value used."""
+    highest = {"n_hidden": values["n_features"], "steps": max_steps(values)}
     notes = [
-        f"`{name}` = `{shown(raw[name])}` {problem}: using `{formatted(values[name])}`"
-        for name, problem in problems.items()
+        f"`{name}` = `{shown(text)}` {why_not_used(name, text, highest)}: using `{formatted(values[name])}`"
+        for name, text in link.items()
+        if name in CONTROL_FIELDS and not taken_as_given(text, values[name])
     ]
-    view = st.query_params.get("view")
-    if view is not None and view not in view_names:
-        notes.append(f"`view` = `{shown(view)}` is not a view: showing {view_names[0]}")
+    if "view" in link and link["view"] not in view_names:
+        notes.append(f"`view` = `{shown(link['view'])}` is not a view: showing {view_names[0]}")
+    return notes
+
+
+def link_warning(notes: Sequence[str]) -> None:
     if notes:
         lines = "\n".join(f"- {note}" for note in notes)
         st.warning(f"Some settings in the link could not be used:\n\n{lines}", icon="⚠️")
@@ -174,10 +177,21 @@ def sparsity_caption(sparsity: float, n_features: int) -> str:
     )
 
 
+def holds_fraction(name: str) -> bool:
+    """Whether the widget of the whole-number field `name` holds a fraction (from a link, or typed)."""
+    value = st.session_state.get(name)
+    return value is not None and not float(value).is_integer()
+
+
 def keep_within_limits() -> None:
     """Before the widgets run: clamp n_hidden to n_features and steps to the work limit, in case
-    the other control just moved (a widget's own range keeps each value within LIMITS)."""
+    the other control just moved (a widget's own range keeps each value within SETTINGS), and
+    replace a fraction held by a whole-number field by its whole part, so that the field shows
+    the number the model uses."""
     state = st.session_state
+    for name in WHOLE_NUMBER_FIELDS:
+        if holds_fraction(name):
+            state[name] = float(whole_part(state[name]))
     if state.get("n_hidden", 0) > state.get("n_features", DEFAULTS.n_features):
         state["n_hidden"] = state["n_features"]
     values = {name: state.get(name, getattr(DEFAULTS, name)) for name in CONTROL_FIELDS}
@@ -207,7 +221,7 @@ def whole_number_input(label: str, name: str, high: int | None = None, step: int
         placeholder=placeholder,
         help=f"{spec.help} From {int(spec.low):,} to {high:,}.",
     )
-    return None if value is None else int(round(value))
+    return None if value is None else whole_part(value)
 
 
 @dataclass(frozen=True)
@@ -219,55 +233,61 @@ class NumberRange:
     whole: bool = False
 
 
-def view_link_problem(text: str, allowed: NumberRange | Sequence[float]) -> tuple[str | None, float | None]:
-    """What is wrong with a view setting's URL text for its widget (None if nothing), and the
-    whole number used instead of a fraction: its whole part, as an int slider takes it (3.5 -> 3)."""
-    try:
-        number = float(text)
-    except ValueError:
-        return "cannot be used: using the default", None
+def view_link_problem(text: str, allowed: NumberRange | Sequence) -> str | None:
+    """What is wrong with a view setting's URL text for its widget, None if nothing. A fraction
+    for a whole-number widget is used as its whole part (whole_part, the sidebar's rule too)."""
+    number = as_number(text)
     if not isinstance(allowed, NumberRange):
-        return (None, None) if number in allowed else ("is not one of the choices: using the default", None)
-    if not (math.isfinite(number) and allowed.low <= number <= allowed.high):
-        return f"is outside [{allowed.low:g}, {allowed.high:g}]: using the default", None
+        usable = text in {formatted(choice) for choice in allowed} or (number is not None and number in allowed)
+        return None if usable else "is not one of the choices: using the default"
+    if number is None:
+        return "is not a finite number: using the default"
+    if not allowed.low <= number <= allowed.high:
+        return f"is outside [{allowed.low:g}, {allowed.high:g}]: using the default"
     if allowed.whole and not number.is_integer():
-        return f"is not a whole number: using {math.floor(number)}", math.floor(number)
-    return None, None
+        return f"is not a whole number: using {whole_part(number)}"
+    return None
 
 
-def view_link_warning(allowed: Mapping[str, NumberRange | Sequence[float]]) -> None:
+def view_link_warning(allowed: Mapping[str, NumberRange | Sequence]) -> None:
     """One warning naming each of a view's own URL parameters that its widget cannot use as given.
 
     `allowed` maps a widget key to its NumberRange or its sequence of choices. Call it before the
     widgets: a bound widget drops a value it cannot use from the URL (and falls back to its
-    default); a whole-number widget uses a fraction's whole part, which replaces it in the URL.
+    default); Streamlit's integer widgets take a fraction's whole part and put it in the URL.
     """
     notes = []
     for name, rule in allowed.items():
-        if name not in st.query_params:
-            continue
-        text = st.query_params[name]
-        problem, whole = view_link_problem(text, rule)
-        if problem is not None:
-            notes.append(f"`{name}` = `{shown(text)}` {problem}")
-        if whole is not None:  # so that the link shows the value used
-            st.query_params[name] = str(whole)
+        if name in st.query_params:
+            problem = view_link_problem(st.query_params[name], rule)
+            if problem is not None:
+                notes.append(f"`{name}` = `{shown(st.query_params[name])}` {problem}")
     if notes:
         lines = "\n".join(f"- {note}" for note in notes)
         st.warning(f"Some settings of this view in the link could not be used:\n\n{lines}", icon="⚠️")
 
 
 def sidebar(view_names: Sequence[str]) -> Config:
-    """Draw the controls and return the Config they describe (always valid)."""
-    if LINK_CHECKED not in st.session_state:  # the session's first run: the page was opened from a link
-        st.session_state[LINK_CHECKED] = True
-        link_warning(view_names)
+    """Draw the controls and return the Config they describe (always valid).
+
+    On the session's first run (the page was opened from a link) the link is read before the
+    widgets and compared with what they ended on afterwards; one warning names what was dropped or
+    changed. A whole-number field left holding a fraction is replaced by its whole part in a rerun
+    (a widget's value can change only before it is drawn), which shows the same warning."""
+    first_run = LINK_CHECKED not in st.session_state
+    link = {name: st.query_params[name] for name in (*CONTROL_FIELDS, "view") if name in st.query_params}
     keep_within_limits()
     with st.sidebar:
         st.header("Model")
         values = model_controls()
         with st.expander("Advanced: training"):
             values |= training_controls(values)
+    notes = link_notes(link, values, view_names) if first_run else st.session_state.pop(LINK_NOTES, [])
+    st.session_state[LINK_CHECKED] = True
+    if first_run and any(holds_fraction(name) for name in WHOLE_NUMBER_FIELDS):
+        st.session_state[LINK_NOTES] = notes  # for the rerun to show
+        st.rerun()
+    link_warning(notes)
     return Config(**values)
 
 
