@@ -22,7 +22,15 @@ SUMMARY = "features represented"  # in the Embedding view's caption, which names
 # Wall-clock training times (views.engine.timing_area): hidden in the screenshots, which would
 # otherwise differ on every run.
 TIMES = '[class*="st-key-training_time"]'
-VIEWS_WITH_TIMES = ("Embedding", "Sparsity sweep", "Loss", "Sparse autoencoder", "Computation (|x|)")
+VIEWS_WITH_TIMES = (
+    "Embedding",
+    "Sparsity sweep",
+    "Loss",
+    "Sparse autoencoder",
+    "Computation (|x|)",
+    "Correlated features",
+    "Collapse sweep",
+)
 SCREENSHOT_NAMES = {"Computation (|x|)": "computation"}  # not the generic rule's 'computation-x'
 
 

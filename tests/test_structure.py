@@ -8,6 +8,7 @@ import torch
 
 import superpos
 from superpos import cli, metrics, structured
+from superpos.charts import structured as structured_charts
 from superpos.config import Config, ConfigError
 from superpos.data import FeatureSets, NonzeroSampler, sample_features, zero_input_probability
 
@@ -264,3 +265,17 @@ def test_one_feature_sparser_switches_the_pentagon_to_two_digons(seed):
     assert best[1.0] == structured.ALL_REPRESENTED
     assert best[0.25] == structured.DIGONS
     assert len(table) == 2 * structured.DIFFERS_RESTARTS and table["best"].sum() == 2
+
+
+def test_feature_geometry_graph_components_are_the_tegum_factors():
+    """A triangular bipyramid: a triangle in the plane (x, y) and an antipodal pair on z; plus a dropped feature."""
+    angles = 2 * np.pi * np.arange(3) / 3
+    triangle = np.stack([np.cos(angles), np.sin(angles), np.zeros(3)])
+    pair = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, -1.0]])
+    weights = np.concatenate([triangle, pair, np.zeros((3, 1))], axis=1)
+    nodes, edges = structured_charts.graph_table(weights)
+    assert nodes["component"].tolist() == [0, 0, 0, 1, 1, -1]
+    assert sorted(zip(edges["i"], edges["j"], strict=True)) == [(0, 1), (0, 2), (1, 2), (3, 4)]
+    np.testing.assert_allclose(
+        metrics.dimensionality(weights)[:5], [2 / 3] * 3 + [1 / 2] * 2, atol=1e-4
+    )  # NORM_EPS in hat W

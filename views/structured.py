@@ -7,6 +7,7 @@ chart builders (superpos.charts.structured).
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -159,7 +160,7 @@ def render_differs(config: Config) -> None:
             ),
             f"best run at {ratio:g}×",
         )
-        st.altair_chart(chosen | differs, width="content")
+        st.altair_chart(alt.hconcat(chosen, differs).resolve_scale(color="independent"), width="content")
         export.csv_download(lambda: table.drop(columns=["W"]), "one_feature_differs")
 
 

@@ -12,12 +12,23 @@ import numpy as np
 import pandas as pd
 
 from superpos import metrics, structured
-from superpos.charts.geometry import BAR_HEIGHT, FADED, HOVER, LEGEND, SIZE, gram_heatmap, plane, unit_circle
+from superpos.charts.geometry import (
+    BAR_HEIGHT,
+    FADED,
+    HEATMAP_FEATURES,
+    HOVER,
+    LEGEND,
+    SIZE,
+    gram_table,
+    plane,
+    unit_circle,
+)
 from superpos.data import FeatureSets
 
 # |W_i . W_j| above this joins i and j in the feature-geometry graph; its connected components are
 # the tegum factors (polytopes in orthogonal subspaces, which do not interfere).
 EDGE_OVERLAP = 0.1
+FACET_COLUMNS = 5  # small direction plots per row: five fit beside the view's text
 SET_COLOR = alt.Color("set:N", title="set", legend=LEGEND, scale=alt.Scale(scheme="category10"))
 
 
@@ -79,15 +90,47 @@ def boundary_table(sets: FeatureSets) -> pd.DataFrame:
 
 
 def gram_with_sets(weights: np.ndarray, sets: FeatureSets) -> alt.LayerChart:
-    """W^T W with a line at every set boundary (features beyond the heatmap's limit are not drawn)."""
-    heatmap = gram_heatmap(weights)
-    shown = min(weights.shape[1], heatmap.data["feature"].max() + 1)
-    boundaries = boundary_table(sets).query("at < @shown")
+    """W^T W (red negative, blue positive) with a line at every set boundary. Features sit on
+    quantitative axes (cell i spans i +- 0.5), so the lines and the cells share one scale."""
+    table = gram_table(weights, HEATMAP_FEATURES)
+    shown = int(table["feature"].max()) + 1
     scale = alt.Scale(domain=[-0.5, shown - 0.5], nice=False, zero=False)
-    vertical = alt.Chart(boundaries).mark_rule(color="#222222").encode(x=alt.X("position:Q", scale=scale, axis=None))
-    horizontal = alt.Chart(boundaries).mark_rule(color="#222222").encode(y=alt.Y("position:Q", scale=scale, axis=None))
-    lines = [chart.transform_calculate(position="datum.at - 0.5") for chart in (vertical, horizontal)]
-    return alt.layer(heatmap, *lines).resolve_scale(x="independent", y="independent")
+    whole = alt.Axis(values=list(range(shown)), format="d", labelOverlap=True, grid=False)  # ticks at features
+    cells = (
+        alt.Chart(table)
+        .mark_rect()
+        .transform_calculate(left="datum.other - 0.5", right="datum.other + 0.5")
+        .transform_calculate(top="datum.feature - 0.5", bottom="datum.feature + 0.5")
+        .encode(
+            x=alt.X("left:Q", scale=scale, title="feature j", axis=whole),
+            x2="right:Q",
+            y=alt.Y(
+                "top:Q",
+                scale=alt.Scale(domain=[shown - 0.5, -0.5], nice=False, zero=False),
+                title="feature i",
+                axis=whole,
+            ),
+            y2="bottom:Q",
+            color=alt.Color(
+                "value:Q",
+                scale=alt.Scale(scheme="redblue", domain=[-1, 1], clamp=True),
+                title="W_i·W_j",
+                legend=LEGEND,
+            ),
+            tooltip=[
+                alt.Tooltip("feature:O", title="i"),
+                alt.Tooltip("other:O", title="j"),
+                alt.Tooltip("value:Q", format=".3f", title="W_i·W_j"),
+            ],
+        )
+    )
+    boundaries = alt.Chart(boundary_table(sets).query("at < @shown")).transform_calculate(position="datum.at - 0.5")
+    lines = [
+        boundaries.mark_rule(color="#222222", strokeWidth=1.5).encode(x="position:Q"),
+        boundaries.mark_rule(color="#222222", strokeWidth=1.5).encode(y="position:Q"),
+    ]
+    title = "WᵀW, set boundaries" if weights.shape[1] <= HEATMAP_FEATURES else f"WᵀW, first {shown} features"
+    return alt.layer(cells, *lines).properties(width=SIZE, height=SIZE, title=title)
 
 
 def graph_table(weights: np.ndarray, threshold: float = EDGE_OVERLAP) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -161,32 +204,31 @@ def geometry_graph(weights: np.ndarray, sets: FeatureSets) -> alt.LayerChart:
 
 
 def correlated_view(weights: np.ndarray, sets: FeatureSets, probability: np.ndarray) -> alt.HConcatChart:
-    """Directions coloured by set, W^T W with set boundaries and the feature-geometry graph."""
+    """Directions coloured by set beside W^T W with set boundaries, the feature-geometry graph below."""
     table = set_table(weights, sets, probability)
     title = "W_i, coloured by set" if weights.shape[0] <= 2 else "W_i on W's top-2 principal axes"
-    return alt.hconcat(
-        set_directions(table, title), gram_with_sets(weights, sets), geometry_graph(weights, sets)
-    ).resolve_scale(color="independent")
+    top = alt.hconcat(set_directions(table, title), gram_with_sets(weights, sets)).resolve_scale(color="independent")
+    return alt.vconcat(top, geometry_graph(weights, sets)).resolve_scale(color="independent")
 
 
 def collapse_chart(table: pd.DataFrame) -> alt.Chart:
     """Per density 1 - S, the pairs collapsed, side by side or dropped (stacked bars); table from
     superpos.structured.collapse_sweep."""
     return (
-        alt.Chart(table)
+        alt.Chart(table.astype({"pairs": float}))  # Arrow int64 reaches Vega as BigInt, which it cannot stack
         .mark_bar()
         .encode(
-            x=alt.X("density:O", title="density 1 − S"),
+            x=alt.X("density:O", title="density 1 − S", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("pairs:Q", title="correlated pairs", scale=alt.Scale(domain=[0, structured.COLLAPSE_PAIRS])),
             color=alt.Color(
                 "state:N",
                 title="pair",
                 scale=alt.Scale(domain=list(structured.PAIR_STATES), range=["#4c78a8", "#f58518", "#bab0ac"]),
-                legend=LEGEND,
+                legend=alt.Legend(orient="right"),  # below, it would take the bars' height
             ),
             tooltip=["density:Q", "state:N", "pairs:Q", alt.Tooltip("loss:Q", format=".4g", title="held-out loss")],
         )
-        .properties(width=2 * SIZE, height=BAR_HEIGHT + 60, title="3 correlated pairs in m = 2")
+        .properties(width=SIZE + 120, height=SIZE + 40, title="3 correlated pairs in m = 2")
     )
 
 
@@ -214,7 +256,7 @@ def collapse_directions(weights: np.ndarray, densities) -> alt.FacetChart:
     )
     lines = base.mark_rule(strokeWidth=2).encode(x2="origin:Q", y2="origin:Q").transform_calculate(origin="0")
     layer = alt.layer(lines, base.mark_point(filled=True, size=30)).properties(width=70, height=70)
-    return layer.facet(facet=alt.Facet("density:O", title="density 1 − S"), columns=len(densities))
+    return layer.facet(facet=alt.Facet("density:O", title="density 1 − S"), columns=FACET_COLUMNS)
 
 
 def differs_chart(table: pd.DataFrame, ratio: float) -> alt.LayerChart:
@@ -242,7 +284,7 @@ def differs_chart(table: pd.DataFrame, ratio: float) -> alt.LayerChart:
     best = alt.Chart(data[data["best"]]).mark_line(color="#444444", strokeWidth=1).encode(x=x, y="loss:Q")
     rule = alt.Chart(pd.DataFrame({"ratio": [ratio]})).mark_rule(color="#888888", strokeDash=[4, 3]).encode(x="ratio:Q")
     return alt.layer(best, runs, rule).properties(
-        width=2 * SIZE, height=SIZE, title="Every run's loss: the two geometries' curves cross"
+        width=SIZE + 60, height=SIZE, title="Every run's loss: the two geometries' curves cross"
     )
 
 
