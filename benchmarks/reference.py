@@ -18,8 +18,9 @@ BATCH_SIZE = 1024
 LR = 1e-3
 
 
-def train_reference(model: str, n_hidden: int, probability, importance, steps: int = STEPS, seed: int = 0):
-    """Returns (W as (instances, m, n), b as (instances, n), seconds) after `steps` steps."""
+def train_reference(model: str, n_hidden: int, probability, importance, steps: int = STEPS, seed: int = 0, sample=None):
+    """Returns (W as (instances, m, n), b as (instances, n), seconds) after `steps` steps.
+    `sample(batch)`, if given, draws x (batch, instances, n) instead of independent features."""
     started = time.perf_counter()
     torch.manual_seed(seed)
     probability = torch.tensor(np.asarray(probability), dtype=torch.float32)
@@ -30,8 +31,11 @@ def train_reference(model: str, n_hidden: int, probability, importance, steps: i
     optimizer = torch.optim.AdamW([weights, bias], lr=LR)
     for _ in range(steps):
         optimizer.zero_grad(set_to_none=True)
-        values = torch.rand(BATCH_SIZE, instances, n_features)
-        x = torch.where(torch.rand(BATCH_SIZE, instances, n_features) <= probability, values, 0.0)
+        if sample is None:
+            values = torch.rand(BATCH_SIZE, instances, n_features)
+            x = torch.where(torch.rand(BATCH_SIZE, instances, n_features) <= probability, values, 0.0)
+        else:
+            x = sample(BATCH_SIZE)
         hidden = torch.einsum("bif,ifh->bih", x, weights)
         if model == "neuron":
             hidden = torch.relu(hidden)
