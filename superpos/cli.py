@@ -320,6 +320,8 @@ def sae_report(result: SAEResult, scores: SAEMetrics, index: int) -> dict:
 
 def run_sae(arguments: argparse.Namespace) -> str:
     config = config_from(arguments, arguments.sparsity)
+    if not config.sets.independent:  # the SAEs' inputs are drawn as independent features
+        raise UsageError("--correlated-sets/--anticorrelated-sets: the sae command trains on independent features")
     sae_config = sae_config_from(arguments, config.n_features)
     check_toy(config.model)
     toy = train(config, max_seconds=work_limit(arguments))

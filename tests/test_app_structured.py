@@ -61,6 +61,7 @@ def test_correlated_view_at_the_default_marks_each_set():
     app = run_app("Correlated features")
     assert_clean(app)
     assert "correlated [0, 1]: orthogonal ✓" in markdown_text(app)
+    assert any("D_i during training" in json.dumps(spec) for spec, _ in chart_specs(app)), "D_i over training"
 
 
 def test_collapse_sweep_counts_three_pairs_per_density():

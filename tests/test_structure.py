@@ -279,3 +279,8 @@ def test_feature_geometry_graph_components_are_the_tegum_factors():
     np.testing.assert_allclose(
         metrics.dimensionality(weights)[:5], [2 / 3] * 3 + [1 / 2] * 2, atol=1e-4
     )  # NORM_EPS in hat W
+
+
+def test_cli_sae_refuses_sets(capsys):
+    status, out, err = run_cli("sae", "--n-features", "4", "--correlated-sets", "2", capsys=capsys)
+    assert status == 2 and out == "" and "--correlated-sets" in err

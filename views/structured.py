@@ -97,6 +97,17 @@ def render_correlated(config: Config) -> None:
         engine.convergence_notice(model_config, result)
         engine.timing_area(st, "correlated").caption(f"Trained in {result.seconds:.1f} s.")
         st.altair_chart(charts.correlated_view(weights, model_config.sets, probability), width="content")
+        with st.expander("D_i over training (the paper's energy levels)"):
+            st.altair_chart(
+                charts.energy_levels(
+                    result.snapshots[:, 0],
+                    result.snapshot_steps,
+                    result.loss_steps,
+                    result.loss_history[0],
+                    int(result.snapshot_steps[-1]),
+                ),
+                width="content",
+            )
         with st.container(horizontal=True):
             export.csv_download(
                 lambda: charts.set_table(weights, model_config.sets, probability), "correlated_features"
