@@ -17,15 +17,15 @@ from streamlit.testing.v1 import AppTest
 
 from superpos import experiments
 from superpos.config import INTEGER_FIELDS, Config
-from views import VIEW_NAMES, controls
+from views import VIEW_NAMES, controls, engine
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 VIEWS = VIEW_NAMES
-FAST = {"steps": "60"}  # short trainings: the views then say "not converged" (icon ⏳)
+FAST = {"steps": "60"}  # short trainings: the views then say "not converged"
 
 
 def link_warnings(app) -> list:
-    """The warnings about the link (icon ⚠️), not the convergence notices (icon ⏳)."""
+    """The warnings about the link (icon ⚠️), not the convergence notices (engine.NOT_CONVERGED_ICON)."""
     return [warning for warning in app.warning if warning.icon == "⚠️"]
 
 
@@ -128,7 +128,7 @@ def test_link_reproduces_every_control():
     app = run_app(**link)
     assert_clean(app)
     # The link is used as given; 70 steps is far short of the automatic schedule, and the view says so.
-    assert [warning.icon for warning in app.warning] == ["⏳"]
+    assert [warning.icon for warning in app.warning] == [engine.NOT_CONVERGED_ICON]
     assert "Not converged" in app.warning[0].value
     assert app.number_input(key="n_features").value == 6
     assert app.number_input(key="n_hidden").value == 3
@@ -242,7 +242,6 @@ def test_the_steps_limit_in_a_link_counts_the_hidden_dimensions():
 
 def test_a_diverged_training_shows_an_error_and_the_app_stays_usable(monkeypatch):
     from superpos.train import TrainingDiverged
-    from views import engine
 
     def diverge(config, progress=None, max_seconds=None):
         raise TrainingDiverged(7)
@@ -302,14 +301,14 @@ def test_sparsity_control_reaches_the_sparse_end_in_a_few_steps():
 def test_a_short_training_says_it_has_not_converged_and_one_click_fixes_it():
     app = run_app(n_features="20", n_hidden="5", steps="60")
     assert_clean(app)
-    notices = [warning for warning in app.warning if warning.icon == "⏳"]
+    notices = [warning for warning in app.warning if warning.icon == engine.NOT_CONVERGED_ICON]
     assert len(notices) == 1 and "Not converged" in notices[0].value
     button = app.button(key="longer_this_model")
     assert "automatic schedule" in button.label
     app = button.click().run()
     assert_clean(app)
     assert app.number_input(key="steps").value is None  # back to automatic
-    assert not [warning for warning in app.warning if warning.icon == "⏳"]
+    assert not [warning for warning in app.warning if warning.icon == engine.NOT_CONVERGED_ICON]
 
 
 def test_the_default_model_is_converged_and_says_nothing():

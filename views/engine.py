@@ -148,6 +148,8 @@ def computation_neurons(config: Config, sparsities: tuple[float, ...] | None = N
     return computation.neuron_table(first, second), computation.feature_pairs(first, second), motifs
 
 
+# The convergence notice's icon (a Material icon: headless browsers lack most emoji fonts).
+NOT_CONVERGED_ICON = ":material/hourglass_top:"
 LONGER = 4  # "train longer" multiplies the steps by this, within the work limit
 
 
@@ -196,7 +198,9 @@ def convergence_notice(config: Config, result: TrainResult, what: str = "This mo
         why = f"still improved by {fall:.1%} over the last fifth of its {result.schedule.steps:,} steps"
     name = what.replace(" ", "_").lower()
     with st.container(key=f"convergence_{name}"):
-        st.warning(f"**Not converged:** {who} {why}, so what is drawn is not yet what it would learn.", icon="⏳")
+        st.warning(
+            f"**Not converged:** {who} {why}, so what is drawn is not yet what it would learn.", icon=NOT_CONVERGED_ICON
+        )
         user_cut_it_short = config.steps is not None or config.lr is not None
         automatic = schedule.resolve(
             config.model,
