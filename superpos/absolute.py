@@ -5,7 +5,7 @@ h = ReLU(W1 x), y' = ReLU(W2 h + b), with W1 (m x n) and W2 (n x m) untied;
 loss = mean over batch and features of I_i (y_i - y'_i)^2.
 |x| = ReLU(x) + ReLU(-x), so a feature needs two neurons unless sparsity lets neurons be shared.
 
-The trainer (superpos.train) keeps one run's parameters in one tensor of ROWS(m) = 2m + 1 rows
+The trainer (superpos.train) keeps one run's parameters in one tensor of rows(m) = 2m + 1 rows
 of length n: rows 0..m-1 are W1, rows m..2m-1 are W2 transposed, row 2m is b. Everything but the
 last row is "the weights" to the trainer, so its one-tensor Adam update moves all three.
 """

@@ -1,0 +1,140 @@
+"""superpos's absolute-value model trainer against ARENA's recipe, side by side in one run.
+
+    python -m benchmarks.computation            # both settings, the recipe in full (about 5 minutes on 2 cores)
+    python -m benchmarks.computation --quick    # the recipe cut to 1,000 steps: its time extrapolated,
+                                                # its losses those of a short run (not comparable)
+
+The paper's two settings: n = 100, m = 40, I = 0.8^i across 1 - S in {1, 0.3, ..., 0.001}, seven
+models trained as one batch; and n = 3, m = 6, dense. superpos uses its automatic schedule
+(superpos.absolute.schedule_rule), the recipe is benchmarks/computation_reference.py (Adam 1e-3,
+batch 1024, 10,000 steps, Kaiming-uniform). Both are scored on the same held-out sample
+(superpos.evaluate.heldout_loss: signed inputs, target |x|). Times are wall-clock seconds of the
+whole training call; superpos's includes its held-out evaluation and restart selection. CPU
+seconds (this process's) are printed beside them: on a shared machine they are the steadier
+comparison, since waiting for a core counts in wall-clock time but not in CPU time. The
+recipe runs on whichever of 1 or 2 torch threads is faster right now (each timed twice on 100
+steps first); superpos on one thread (superpos.train.TRAIN_THREADS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+import torch
+
+import superpos
+from benchmarks.computation_reference import STEPS, train_reference_abs
+from superpos import computation
+from superpos.evaluate import heldout_loss
+from superpos.train import TRAIN_THREADS, importance_profile
+
+PROBE_STEPS = 100
+
+
+def fastest_reference_threads(n_hidden, probability, importance) -> int:
+    """1 or 2 torch threads, whichever runs the recipe faster now: each timed twice, alternately."""
+    timings = {1: math.inf, 2: math.inf}
+    for threads in (1, 2, 1, 2):
+        torch.set_num_threads(threads)
+        seconds = train_reference_abs(n_hidden, probability, importance, steps=PROBE_STEPS)[-1]
+        timings[threads] = min(timings[threads], seconds)
+    return min(timings, key=timings.get)
+
+
+def compare(name: str, config: superpos.Config, densities, reference_steps: int) -> tuple[dict, list[dict]]:
+    """Train both on the same models; one timing row and one loss row per model."""
+    densities = np.asarray(densities, dtype=float)
+    probability = np.repeat(densities[:, None], config.n_features, axis=1)
+    importance = np.tile(importance_profile(config.n_features, config.importance_decay), (len(densities), 1))
+    threads = fastest_reference_threads(config.n_hidden, probability, importance)
+    torch.set_num_threads(threads)
+    cpu = time.process_time()
+    first, second, bias, seconds = train_reference_abs(config.n_hidden, probability, importance, reference_steps)
+    scale = STEPS / reference_steps
+    reference_seconds, reference_cpu = seconds * scale, (time.process_time() - cpu) * scale
+    theirs = heldout_loss("abs", first, bias, probability, importance, output_weights=second)
+    torch.set_num_threads(TRAIN_THREADS)
+    cpu = time.process_time()
+    result = superpos.train_sweep(config, 1.0 - densities, max_seconds=None)
+    superpos_cpu = time.process_time() - cpu
+    timing = {
+        "setting": name,
+        "reference s": reference_seconds,
+        "superpos s": result.seconds,
+        "ratio": reference_seconds / result.seconds,
+        "reference CPU s": reference_cpu,
+        "superpos CPU s": superpos_cpu,
+        "CPU ratio": reference_cpu / superpos_cpu,
+        "ref threads": threads,
+        "extrapolated": reference_steps < STEPS,
+        "schedule": f"{result.schedule.steps} x {result.schedule.batch_size}, restarts {result.schedule.restarts}",
+    }
+    losses = [
+        {
+            "setting": name,
+            "1 - S": density,
+            "reference loss": theirs[i],
+            "superpos loss": result.heldout[i],
+            "superpos / reference": result.heldout[i] / theirs[i],
+            "pairs": int(computation.feature_pairs(result.weights[i], result.output_weights[i])["has_pair"].sum()),
+            "polysemantic": int((computation.density_summary(result.weights[i : i + 1], [density])["polysemantic"])[0]),
+        }
+        for i, density in enumerate(densities)
+    ]
+    return timing, losses
+
+
+def print_table(rows, columns) -> None:
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column, "")
+            if isinstance(value, bool):
+                value = "yes" if value else "no"
+            elif isinstance(value, float):
+                value = f"{value:.3g}" if "loss" in column or column == "1 - S" else f"{value:.2f}"
+            cells.append(str(value))
+        print("| " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="the recipe cut to 1,000 steps")
+    arguments = parser.parse_args()
+    reference_steps = 1000 if arguments.quick else STEPS
+    print(f"torch {torch.__version__}, superpos threads {TRAIN_THREADS}")
+    started = time.perf_counter()
+    superpos.train(superpos.Config(model="abs"))  # warm-up: one-time costs of the first training
+    paper = superpos.Config(
+        n_features=computation.PAPER_FEATURES,
+        n_hidden=computation.PAPER_HIDDEN,
+        importance_decay=computation.PAPER_DECAY,
+        model="abs",
+    )
+    small = paper.replace(n_features=computation.SMALL_FEATURES, n_hidden=computation.SMALL_HIDDEN, importance_decay=1)
+    timings, losses = [], []
+    for name, config, densities in (
+        ("n=100 m=40 x 7 densities", paper, computation.PAPER_DENSITIES),
+        ("n=3 m=6 dense", small, [1.0]),
+    ):
+        timing, rows = compare(name, config, densities, reference_steps)
+        timings.append(timing)
+        losses.extend(rows)
+    columns = ["setting", "reference s", "superpos s", "ratio", "reference CPU s", "superpos CPU s", "CPU ratio"]
+    columns += ["ref threads", "extrapolated", "schedule"]
+    print_table(timings, columns)
+    print("\nHeld-out loss per model (lower is better; compare within a row, never across densities):\n")
+    columns = ["setting", "1 - S", "reference loss", "superpos loss", "superpos / reference", "pairs", "polysemantic"]
+    print_table(losses, columns)
+    if arguments.quick:
+        print(f"\nquick: the recipe ran {reference_steps:,} steps; its time is scaled to {STEPS:,}, its losses are not")
+    print(f"\nbenchmark wall time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
