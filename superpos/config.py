@@ -90,7 +90,7 @@ class Config:
     lr: float | None = setting(None, 1e-5, 1.0, "Peak learning rate; too high and training diverges.")
     seed: int = setting(0, 0, 2**31 - 1, "Random seed of the initial weights and the data.", integer=True)
     restarts: int | None = setting(
-        None, 1, 16, "Runs per model; the best after a tenth of the steps goes on.", integer=True
+        None, 1, 16, "Runs per model; the best after a fifth of the steps goes on.", integer=True
     )
     correlated_sets: tuple[int, ...] = structure(
         2, 1000, "Sizes of correlated sets, from feature 0: a set is all zero w.p. S, else all active.", integer=True
