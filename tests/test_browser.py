@@ -201,8 +201,9 @@ def test_a_bad_link_warns_once_injects_no_markup_and_leaves_a_faithful_url(app_s
 # Per chart of the open view, what its drawing (the SVG) runs into: the edge of its column (or of
 # the main block), and any other element of the view whose box it overlaps, by more than 1 px; and
 # whether its plotting area (its largest background box) was squeezed below SMALLEST_PLOT px either
-# way, as Streamlit does when it fits a chart's legend and title into the chart's own size.
-SMALLEST_PLOT = 120
+# way, as Streamlit does when it fits a chart's legend and title into the chart's own size (small
+# multiples of 70 px are a design; a plot 20 px high is not).
+SMALLEST_PLOT = 60
 CHART_COLLISIONS = """([panel, smallest]) => {
   const box = element => element.getBoundingClientRect();
   const overlap = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1

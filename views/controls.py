@@ -233,20 +233,20 @@ class NumberRange:
     whole: bool = False
 
 
-def view_link_problem(text: str, allowed: NumberRange | Sequence) -> str | None:
-    """What is wrong with a view setting's URL text for its widget, None if nothing. A fraction
-    for a whole-number widget is used as its whole part (whole_part, the sidebar's rule too)."""
+def view_link_problem(text: str, allowed: NumberRange | Sequence) -> tuple[str | None, int | None]:
+    """What is wrong with a view setting's URL text for its widget (None if nothing), and the whole
+    number used instead of a fraction: its whole part (whole_part, the sidebar's rule too)."""
     number = as_number(text)
     if not isinstance(allowed, NumberRange):
         usable = text in {formatted(choice) for choice in allowed} or (number is not None and number in allowed)
-        return None if usable else "is not one of the choices: using the default"
+        return (None, None) if usable else ("is not one of the choices: using the default", None)
     if number is None:
-        return "is not a finite number: using the default"
+        return "is not a finite number: using the default", None
     if not allowed.low <= number <= allowed.high:
-        return f"is outside [{allowed.low:g}, {allowed.high:g}]: using the default"
+        return f"is outside [{allowed.low:g}, {allowed.high:g}]: using the default", None
     if allowed.whole and not number.is_integer():
-        return f"is not a whole number: using {whole_part(number)}"
-    return None
+        return f"is not a whole number: using {whole_part(number)}", whole_part(number)
+    return None, None
 
 
 def view_link_warning(allowed: Mapping[str, NumberRange | Sequence]) -> None:
@@ -254,14 +254,18 @@ def view_link_warning(allowed: Mapping[str, NumberRange | Sequence]) -> None:
 
     `allowed` maps a widget key to its NumberRange or its sequence of choices. Call it before the
     widgets: a bound widget drops a value it cannot use from the URL (and falls back to its
-    default); Streamlit's integer widgets take a fraction's whole part and put it in the URL.
+    default); a whole-number widget uses a fraction's whole part, which replaces it in the URL.
     """
     notes = []
     for name, rule in allowed.items():
-        if name in st.query_params:
-            problem = view_link_problem(st.query_params[name], rule)
-            if problem is not None:
-                notes.append(f"`{name}` = `{shown(st.query_params[name])}` {problem}")
+        if name not in st.query_params:
+            continue
+        text = st.query_params[name]
+        problem, whole = view_link_problem(text, rule)
+        if problem is not None:
+            notes.append(f"`{name}` = `{shown(text)}` {problem}")
+        if whole is not None:  # so that the link shows the value used
+            st.query_params[name] = str(whole)
     if notes:
         lines = "\n".join(f"- {note}" for note in notes)
         st.warning(f"Some settings of this view in the link could not be used:\n\n{lines}", icon="⚠️")
