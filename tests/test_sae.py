@@ -256,9 +256,10 @@ def test_a_sweep_trains_one_batch_in_setting_then_seed_order(pentagon):
     result = train_saes(pentagon, SAEConfig(kind="topk", seeds=2, steps=100), settings=[1, 3])
     assert result.setting.tolist() == [1, 1, 3, 3] and result.seed.tolist() == [0, 1, 0, 1]
     scores = evaluate_saes(result)
-    # TopK's L0 is at most k (ReLU after TopK can leave fewer), and the k = 1 SAEs use all of theirs.
+    # TopK's L0 is at most k (ReLU after TopK can leave fewer), the k = 1 SAEs use all of theirs,
+    # and the k = 3 SAEs more than one.
     assert (scores.l0 <= result.setting + 1e-9).all() and scores.l0[:2] == pytest.approx([1, 1])
-    assert (scores.l0[2:] > 1.5).all()
+    assert (scores.l0[2:] > 1 + 1e-6).all()
 
 
 def test_bad_settings_are_refused_by_name(pentagon):
