@@ -64,7 +64,6 @@ def sparsity_options() -> tuple[float, ...]:
 
 
 SPARSITY_OPTIONS = sparsity_options()
-SPARSITY_LABELS = {formatted(sparsity): sparsity for sparsity in SPARSITY_OPTIONS}
 
 
 def nearest_sparsity(sparsity: float) -> float:
@@ -79,7 +78,7 @@ def training_schedule(values: Mapping) -> schedule.Schedule:
     n_features, n_hidden = int(values["n_features"]), int(values["n_hidden"])
     probability = [[1.0 - values["sparsity"]] * n_features]
     given = {name: values.get(name) for name in ("steps", "batch_size", "lr")}
-    given = {name: value if value is None or name == "lr" else int(round(value)) for name, value in given.items()}
+    given = {name: value if value is None or name == "lr" else whole_part(value) for name, value in given.items()}
     return schedule.resolve(values["model"], n_features, n_hidden, probability, engine.MAX_SECONDS, **given)
 
 
