@@ -8,6 +8,7 @@ chart builders (superpos.charts.structured).
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -50,7 +51,7 @@ paper) the solution jumps to **two digons** (antipodal pairs) with feature 0 dro
 phase change. Every relative density trains several times from different starts, all in one batch:
 each dot is one run, coloured by the geometry it ended in, so both geometries' loss curves show and
 cross where the switch happens. The line joins the best run of each density; the dashed rule is the
-slider's value, whose best run is drawn on the left.
+slider's value, whose best run is drawn below.
 """
 
 
@@ -97,6 +98,11 @@ def render_correlated(config: Config) -> None:
         engine.convergence_notice(model_config, result)
         engine.timing_area(st, "correlated").caption(f"Trained in {result.seconds:.1f} s.")
         st.altair_chart(charts.correlated_view(weights, model_config.sets, probability), width="content")
+        with st.container(horizontal=True):
+            export.csv_download(
+                lambda: charts.set_table(weights, model_config.sets, probability), "correlated_features"
+            )
+            export.model_downloads(model_config, result)
         with st.expander("D_i over training (the paper's energy levels)"):
             st.altair_chart(
                 charts.energy_levels(
@@ -108,11 +114,6 @@ def render_correlated(config: Config) -> None:
                 ),
                 width="content",
             )
-        with st.container(horizontal=True):
-            export.csv_download(
-                lambda: charts.set_table(weights, model_config.sets, probability), "correlated_features"
-            )
-            export.model_downloads(model_config, result)
 
 
 def render_collapse(config: Config) -> None:
@@ -165,13 +166,12 @@ def render_differs(config: Config) -> None:
             f"{len(table)} models trained as one batch."
         )
         differs = charts.differs_chart(table, ratio)
-        chosen = charts.set_directions(
-            charts.set_table(
-                best["W"], Config(n_features=structured.DIFFERS_FEATURES).sets, table_probability(ratio, density)
-            ),
-            f"best run at {ratio:g}×",
+        features = charts.set_table(
+            best["W"], Config(n_features=structured.DIFFERS_FEATURES).sets, table_probability(ratio, density)
         )
-        st.altair_chart(alt.hconcat(chosen, differs).resolve_scale(color="independent"), width="content")
+        features["set"] = np.where(features["feature"] == 0, "feature 0", "the others")  # which one differs
+        chosen = charts.set_directions(features, f"best run at {ratio:g}×")
+        st.altair_chart(alt.vconcat(differs, chosen).resolve_scale(color="independent"), width="content")
         export.csv_download(lambda: table.drop(columns=["W"]), "one_feature_differs")
 
 
