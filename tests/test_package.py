@@ -1,8 +1,8 @@
 """The engine installs as a package: the wheel holds superpos and its charts, nothing of the app.
 
 The wheel is built offline (--no-build-isolation, with the build backend from requirements-dev.txt)
-from a copy of the repository in a temporary directory, since setuptools writes build/ and
-*.egg-info next to the sources it builds.
+from a copy of the repository's tracked files in a temporary directory, since setuptools writes
+build/ and *.egg-info next to the sources it builds.
 """
 
 import email
@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis")
+
+
+def copy_tracked_files(destination: Path) -> None:
+    """The repository's files as git tracks them (no build output, no local scratch, and never the
+    destination itself, wherever the temporary directory is)."""
+    listing = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in listing.decode().split("\0"):
+        if name and (ROOT / name).is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, destination / name)
 
 
 def requirement_name(line: str) -> str:
@@ -29,7 +38,7 @@ def requirement_name(line: str) -> str:
 def built(tmp_path_factory) -> tuple[zipfile.ZipFile, Path]:
     """The wheel, and the copy of the repository it was built from."""
     source = tmp_path_factory.mktemp("source") / "superpos"
-    shutil.copytree(ROOT, source, ignore=NOT_SOURCES)
+    copy_tracked_files(source)
     output = tmp_path_factory.mktemp("wheel")
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--no-index", "-w", output, "."],
