@@ -11,7 +11,9 @@ counts and restarts, and fits, by least squares on relative error, the non-negat
 
 (runs = instances x (1 + (restarts - 1) x PRUNE_FRACTION)). The measurements and the fit are
 written to benchmarks/calibration.json with the date and the commit; the constants are copied by
-hand into superpos/schedule.py. Run it on a quiet machine: the work limit should predict within 30%.
+hand into superpos/schedule.py. It times CPU seconds by default, which on one thread match the wall
+time of a quiet machine and change far less on a busy one; on a quiet machine --wall times wall
+seconds. The work limit should predict within 30%.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import datetime
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +32,7 @@ from superpos import schedule
 from superpos.train import TRAIN_THREADS, train_instances
 
 STORE = Path(__file__).with_name("calibration.json")
+MEASURE = "cpu"  # or "wall" (--wall): what measure() times
 CONSTANTS = (
     "PRODUCT_SECONDS",
     "VALUE_SECONDS",
@@ -89,11 +93,16 @@ def non_negative_fit(design: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def measure(n_features, n_hidden, instances, batch_size, restarts, steps) -> float:
-    """Seconds of one training (the best of two), sparsity 0.9, uniform importance."""
+    """CPU seconds of one training (the best of two), sparsity 0.9, uniform importance.
+
+    CPU time, not wall time: on one thread they agree on a quiet machine, and on a busy one the
+    CPU time still measures the training rather than the wait for a core (MEASURE in main says
+    which was used)."""
     probability = np.full((instances, n_features), 0.1)
     seconds = []
     for _ in range(2):
-        result = train_instances(
+        started = time.process_time() if MEASURE == "cpu" else time.perf_counter()
+        train_instances(
             "relu",
             n_hidden,
             probability,
@@ -105,7 +114,7 @@ def measure(n_features, n_hidden, instances, batch_size, restarts, steps) -> flo
             restarts,
             max_seconds=None,
         )
-        seconds.append(result.seconds)
+        seconds.append((time.process_time() if MEASURE == "cpu" else time.perf_counter()) - started)
     return min(seconds)
 
 
@@ -122,7 +131,10 @@ def spread(ratios: np.ndarray) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare the current constants only; write nothing")
+    parser.add_argument("--wall", action="store_true", help="time wall-clock seconds (a quiet machine) instead of CPU")
     arguments = parser.parse_args()
+    global MEASURE
+    MEASURE = "wall" if arguments.wall else "cpu"
     torch.set_num_threads(TRAIN_THREADS)
     train_instances("relu", 2, np.full((1, 5), 0.1), np.ones((1, 5)), 50, 64, 0.01, 0, max_seconds=None)  # warm-up
     rows = []
@@ -150,6 +162,7 @@ def main() -> None:
                 "commit": commit,
                 "command": "python -m benchmarks.calibrate",
                 "threads": TRAIN_THREADS,
+                "measured": MEASURE,
                 "measurements": rows,
                 "constants": dict(zip(CONSTANTS, constants.tolist(), strict=True)),
             },
