@@ -46,6 +46,7 @@ MIN_AUTOMATIC_STEPS = 500
 # Dense neuron models need a fifth of the rate: n = 100, m = 20, S = 0 ends 11% above the recipe's
 # loss at the full rate, 1.4% at a fifth (400/30: 0.4%); from p = 0.1 down the full rate is right.
 NEURON_DENSE_FACTOR = 0.2
+SMALL_MODEL = 400  # n m up to this: several restarts (and the neuron model's full rate)
 P_SPARSE = 0.1  # below this feature probability the peak rate falls (as p^0.25, to half at most)
 MAX_SECONDS = 10.0  # the work limit: predicted seconds of training one model, on one thread
 BATCH_FACTOR = 2.0  # a batch of several models (a sweep) may take this many times MAX_SECONDS
@@ -95,11 +96,11 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
 
     Per model i, with p_i its smallest P(x_j != 0 | x != 0) (effective_probability):
         lr_i = min(LR_MAX, LR_SCALE / m^0.75) x clip((p_i / P_SPARSE)^0.25, 1/2, 1)
-                (x clip((P_SPARSE / p_i)^0.6, NEURON_DENSE_FACTOR, 1) for the neuron model)
+                (x clip((P_SPARSE / p_i)^0.6, NEURON_DENSE_FACTOR, 1) for neuron models with n m > SMALL_MODEL)
     Shared by the batch, which trains as its most demanding model needs (p = min_i p_i):
         batch = 256, 512 below p = 0.02, 1024 below p = 0.005
         steps = max(MIN_AUTOMATIC_STEPS, BASE_STEPS x max(clip(n / (4 m), 1, 4), clip((P_SPARSE / p)^(1/3), 1, 2)))
-        restarts = 8 if n m <= 100, 6 if n m <= 400, else 1.
+        restarts = 8 if n m <= SMALL_MODEL / 4, 6 if n m <= SMALL_MODEL, else 1.
     """
     p_given_active = effective_probability(probability)
     if model == "abs":  # its own rule, fitted on its own benchmark
@@ -107,7 +108,8 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
     sparsest = float(p_given_active.min())
     sparse_factor = np.clip((p_given_active / P_SPARSE) ** 0.25, 0.5, 1.0)
     lr = min(LR_MAX, LR_SCALE / n_hidden**0.75) * sparse_factor
-    if model == "neuron":  # dense inputs: big early steps kill hidden ReLUs for good
+    small = n_features * n_hidden <= SMALL_MODEL
+    if model == "neuron" and not small:  # dense inputs: big early steps kill hidden ReLUs for good
         lr = lr * np.clip((P_SPARSE / p_given_active) ** 0.6, NEURON_DENSE_FACTOR, 1.0)
     batch_size = 256 if sparsest >= 0.02 else 512 if sparsest >= 0.005 else 1024
     # More features per dimension take longer to settle; sparser ones need more inputs per feature.
@@ -116,7 +118,8 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
     crowding = np.clip(n_features / (4 * n_hidden), 1.0, 4.0)
     scarcity = np.clip((P_SPARSE / sparsest) ** (1 / 3), 1.0, 2.0)
     steps = int(round(max(MIN_AUTOMATIC_STEPS, BASE_STEPS * max(crowding, scarcity))))
-    restarts = 8 if n_features * n_hidden <= 100 else 6 if n_features * n_hidden <= 400 else 1
+    # Small models have several starts, which escape dead neurons and the local minima of a few features.
+    restarts = 8 if n_features * n_hidden <= SMALL_MODEL / 4 else 6 if small else 1
     return Schedule(steps=steps, batch_size=batch_size, lr=tuple(lr.tolist()), restarts=restarts)
 
 

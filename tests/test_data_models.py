@@ -140,7 +140,8 @@ def test_training_settings_are_automatic_unless_given():
 def test_max_steps_is_the_largest_count_the_work_limit_accepts(n_features, n_hidden, instances):
     probability = np.full((instances, n_features), 0.1)
     plan = schedule.automatic_schedule("relu", n_features, n_hidden, probability)
-    most = schedule.max_steps(n_features, n_hidden, instances, plan, schedule.MAX_SECONDS)
+    allowed = schedule.seconds_allowed(instances, schedule.MAX_SECONDS)
+    most = schedule.max_steps(n_features, n_hidden, instances, plan, allowed)
     schedule.check_time(n_features, n_hidden, instances, dataclasses.replace(plan, steps=most))
     with pytest.raises(schedule.WorkLimitError) as caught:
         schedule.check_time(n_features, n_hidden, instances, dataclasses.replace(plan, steps=most + 1))
@@ -160,6 +161,7 @@ def test_automatic_steps_stop_at_the_work_limit_but_given_steps_are_refused():
     unlimited = schedule.resolve("relu", 1000, 200, probability)
     capped = schedule.resolve("relu", 1000, 200, probability, max_seconds=1.0)
     assert capped.steps < unlimited.steps
-    assert schedule.predicted_seconds(1000, 200, 10, capped) <= 1.0 or capped.steps == schedule.MIN_STEPS
+    allowed = schedule.seconds_allowed(10, 1.0)  # a batch of ten models gets twice one model's limit
+    assert schedule.predicted_seconds(1000, 200, 10, capped) <= allowed or capped.steps == schedule.MIN_STEPS
     with pytest.raises(schedule.WorkLimitError):
-        schedule.check_time(1000, 200, 10, dataclasses.replace(capped, steps=capped.steps * 4), 1.0)
+        schedule.check_time(1000, 200, 10, dataclasses.replace(capped, steps=capped.steps * 4 + 10), 1.0)
