@@ -73,3 +73,16 @@ def new_page(chromium):
     yield open_page
     for context in contexts:
         context.close()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """As the app and the command line train: on one torch thread (superpos.train.TRAIN_THREADS)."""
+    import torch
+
+    from superpos.train import TRAIN_THREADS
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(TRAIN_THREADS)
+    yield
+    torch.set_num_threads(previous)

@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from superpos import experiments
 from superpos.config import INTEGER_FIELDS, Config
+from tests.apptest import assert_clean, run_app, table_with
 from views import VIEW_NAMES, controls, engine
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 VIEWS = VIEW_NAMES
 FAST = {"steps": "60"}  # short trainings: the views then say "not converged"
 
@@ -30,33 +27,6 @@ def link_warnings(app) -> list:
 
 
 DEFAULTS = Config()
-
-
-def run_app(**params: str) -> AppTest:
-    """The app after its first run on a link with these query parameters."""
-    app = AppTest.from_file(APP, default_timeout=120)
-    for name, value in params.items():
-        app.query_params[name] = value
-    return app.run()
-
-
-def tables(app: AppTest) -> list[pd.DataFrame]:
-    """Every dataset of every chart on the page, decoded from Arrow."""
-    return [
-        pa.ipc.open_stream(dataset.data.data).read_pandas()
-        for chart in app.get("vega_lite_chart")
-        for dataset in chart.proto.datasets
-    ]
-
-
-def table_with(app: AppTest, *columns: str) -> pd.DataFrame:
-    """The first chart dataset that has all `columns`."""
-    return next(table for table in tables(app) if set(columns) <= set(table.columns))
-
-
-def assert_clean(app: AppTest) -> None:
-    assert not app.exception, [element.value for element in app.exception]
-    assert not app.error, [element.value for element in app.error]
 
 
 def assert_feature_table(table: pd.DataFrame, n_features: int, n_hidden: int) -> None:

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from superpos import computation
 from superpos.charts.computation import PANELS
+from tests.apptest import assert_clean
 from views import VIEW_NAMES
 from views.computation import PAPER, SIDEBAR, SMALL
 
@@ -46,11 +47,6 @@ def chart_tables(app: AppTest) -> list[tuple[dict, object]]:
 
 def metrics(app: AppTest) -> dict[str, str]:
     return {metric.label: metric.value for metric in app.metric}
-
-
-def assert_clean(app: AppTest) -> None:
-    assert not app.exception, [element.value for element in app.exception]
-    assert not app.error, [element.value for element in app.error]
 
 
 def test_the_view_is_a_tab_of_the_app():

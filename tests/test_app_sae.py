@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+from tests.apptest import assert_clean, run_app, table_with
+
 VIEW = "Sparse autoencoder"
 # The pentagon toy at p = 0.025; few SAE seeds keep the runs short.
 TOY = {"view": VIEW, "sparsity": "0.975", "sae_seeds": "2"}
 
 
 def run_view(**params: str) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=180)
-    for name, value in {**TOY, **params}.items():
-        app.query_params[name] = value
-    return app.run()
-
-
-def tables(app: AppTest) -> list[pd.DataFrame]:
-    return [
-        pa.ipc.open_stream(dataset.data.data).read_pandas()
-        for chart in app.get("vega_lite_chart")
-        for dataset in chart.proto.datasets
-    ]
-
-
-def table_with(app: AppTest, *columns: str) -> pd.DataFrame:
-    return next(table for table in tables(app) if set(columns) <= set(table.columns))
-
-
-def assert_clean(app: AppTest) -> None:
-    assert not app.exception, [element.value for element in app.exception]
-    assert not app.error, [element.value for element in app.error]
+    return run_app(timeout=180, **{**TOY, **params})
 
 
 def metric(app: AppTest, label: str) -> float:

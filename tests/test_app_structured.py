@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from superpos import structured
+from tests.apptest import assert_clean
 from views import VIEW_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,11 +22,6 @@ def run_app(view: str, **query) -> AppTest:
     app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     app.query_params.update({"view": view, **query})
     return app.run()
-
-
-def assert_clean(app: AppTest) -> None:
-    assert not app.exception, [element.value for element in app.exception]
-    assert not app.error, [element.value for element in app.error]
 
 
 def chart_specs(app: AppTest) -> list[tuple[dict, list]]:

@@ -17,18 +17,9 @@ from superpos.config import Config
 from superpos.data import sample_features, zero_input_probability
 from superpos.evaluate import heldout_loss
 from superpos.models import forward
-from superpos.train import TRAIN_THREADS, train, train_instances, train_sweep
+from superpos.train import train, train_instances, train_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """As the app and the command line train: on one torch thread (superpos.train.TRAIN_THREADS)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(TRAIN_THREADS)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_signed_inputs_are_uniform_on_minus_one_to_one_where_active():

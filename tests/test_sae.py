@@ -18,22 +18,12 @@ from superpos import sae
 from superpos.config import ConfigError
 from superpos.sae import SAEConfig, SAEResult, train_saes
 from superpos.sae_metrics import evaluate_saes, feature_directions, mmcs
-from superpos.train import TRAIN_THREADS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAE_FIELDS = {"seed", "kind", "l0", "fvu", "dead_fraction", "mmcs_features", "mmcs_latents", "decoder", "encoder"}
 SAE_FIELDS |= {"matches", "shrinkage"}
 
 SAES, LATENTS, HIDDEN, BATCH = 3, 4, 3, 7
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """As the app and the command line train: on one torch thread (superpos.train.TRAIN_THREADS)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(TRAIN_THREADS)
-    yield
-    torch.set_num_threads(previous)
 
 
 def random_parameters(kind: str, seed: int = 0) -> torch.Tensor:
