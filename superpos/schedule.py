@@ -46,6 +46,7 @@ MIN_AUTOMATIC_STEPS = 500
 # Dense neuron models need a fifth of the rate: n = 100, m = 20, S = 0 ends 11% above the recipe's
 # loss at the full rate, 1.4% at a fifth (400/30: 0.4%); from p = 0.1 down the full rate is right.
 NEURON_DENSE_FACTOR = 0.2
+NEURON_DENSE_LR = 0.005  # but no lower than this: at n = 1000, m = 100 a fifth (0.002) ends 8% above, 0.004-0.008 4%
 SMALL_MODEL = 400  # n m up to this: several restarts (and the neuron model's full rate)
 P_SPARSE = 0.1  # below this feature probability the peak rate falls (as p^0.25, to half at most)
 MAX_SECONDS = 10.0  # the work limit: predicted seconds of training one model, on one thread
@@ -96,7 +97,8 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
 
     Per model i, with p_i its smallest P(x_j != 0 | x != 0) (effective_probability):
         lr_i = min(LR_MAX, LR_SCALE / m^0.75) x clip((p_i / P_SPARSE)^0.25, 1/2, 1)
-                (x clip((P_SPARSE / p_i)^0.6, NEURON_DENSE_FACTOR, 1) for neuron models with n m > SMALL_MODEL)
+                (x clip((P_SPARSE / p_i)^0.6, NEURON_DENSE_FACTOR, 1) for neuron models with n m > SMALL_MODEL,
+                 but not below min(lr_i, NEURON_DENSE_LR))
     Shared by the batch, which trains as its most demanding model needs (p = min_i p_i):
         batch = 256, 512 below p = 0.02, 1024 below p = 0.005
         steps = max(MIN_AUTOMATIC_STEPS, BASE_STEPS x max(clip(n / (4 m), 1, 4), clip((P_SPARSE / p)^(1/3), 1, 2)))
@@ -110,7 +112,8 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
     lr = min(LR_MAX, LR_SCALE / n_hidden**0.75) * sparse_factor
     small = n_features * n_hidden <= SMALL_MODEL
     if model == "neuron" and not small:  # dense inputs: big early steps kill hidden ReLUs for good
-        lr = lr * np.clip((P_SPARSE / p_given_active) ** 0.6, NEURON_DENSE_FACTOR, 1.0)
+        lowered = lr * np.clip((P_SPARSE / p_given_active) ** 0.6, NEURON_DENSE_FACTOR, 1.0)
+        lr = np.maximum(lowered, np.minimum(lr, NEURON_DENSE_LR))
     batch_size = 256 if sparsest >= 0.02 else 512 if sparsest >= 0.005 else 1024
     # More features per dimension take longer to settle; sparser ones need more inputs per feature.
     # Either is enough reason for more steps (n = 400, m = 30, S = 0.99: 1,000 steps of 512 were
