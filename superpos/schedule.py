@@ -54,15 +54,15 @@ BATCH_FACTOR = 2.0  # a batch of several models (a sweep) may take this many tim
 
 # predicted_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP)
 #                     + instances x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START.
-# Fitted by benchmarks/calibrate.py (CPU seconds on one thread of the 2-core machine; its fit predicts
-# 0.89-1.16 x the measured time over the 18 settings in benchmarks/calibration.json).
-PRODUCT_SECONDS = 1.27e-10  # per multiply-add of the four batched products, per hidden dimension
-VALUE_SECONDS = 4.88e-9  # per sampled feature value: sampling, masks, the loss (element-wise work)
-RUN_SECONDS = 7.46e-6  # per run and step, whatever its size
+# Fitted by benchmarks/calibrate.py --wall (wall seconds on one thread of the quiet 2-core machine; its
+# fit predicts 0.86-1.16 x the measured time over the 18 settings in benchmarks/calibration.json).
+PRODUCT_SECONDS = 1.18e-10  # per multiply-add of the four batched products, per hidden dimension
+VALUE_SECONDS = 5.03e-9  # per sampled feature value: sampling, masks, the loss (element-wise work)
+RUN_SECONDS = 7.4e-6  # per run and step, whatever its size
 STEP_SECONDS = 0.0  # per step: Python and kernel launches, the schedule, bookkeeping
-EVALUATE_PRODUCT_SECONDS = 2.7e-6  # held-out evaluation per feature and hidden dimension
-EVALUATE_VALUE_SECONDS = 3.68e-4  # held-out evaluation per feature
-START_SECONDS = 0.0453
+EVALUATE_PRODUCT_SECONDS = 2.85e-6  # held-out evaluation per feature and hidden dimension
+EVALUATE_VALUE_SECONDS = 4.05e-4  # held-out evaluation per feature
+START_SECONDS = 0.0273
 
 
 @dataclass(frozen=True)
