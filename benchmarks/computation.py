@@ -27,6 +27,7 @@ import torch
 
 import superpos
 from benchmarks.computation_reference import STEPS, train_reference_abs
+from benchmarks.table import print_table
 from superpos import computation
 from superpos.evaluate import heldout_loss
 from superpos.train import TRAIN_THREADS, importance_profile
@@ -87,21 +88,6 @@ def compare(name: str, config: superpos.Config, densities, reference_steps: int)
     return timing, losses
 
 
-def print_table(rows, columns) -> None:
-    print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * len(columns))
-    for row in rows:
-        cells = []
-        for column in columns:
-            value = row.get(column, "")
-            if isinstance(value, bool):
-                value = "yes" if value else "no"
-            elif isinstance(value, float):
-                value = f"{value:.3g}" if "loss" in column or column == "1 - S" else f"{value:.2f}"
-            cells.append(str(value))
-        print("| " + " | ".join(cells) + " |")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the recipe cut to 1,000 steps")
@@ -127,10 +113,10 @@ def main() -> None:
         losses.extend(rows)
     columns = ["setting", "reference s", "superpos s", "ratio", "reference CPU s", "superpos CPU s", "CPU ratio"]
     columns += ["ref threads", "extrapolated", "schedule"]
-    print_table(timings, columns)
+    print_table(timings, columns, general=tuple(c for c in columns if "loss" in c or c == "1 - S"))
     print("\nHeld-out loss per model (lower is better; compare within a row, never across densities):\n")
     columns = ["setting", "1 - S", "reference loss", "superpos loss", "superpos / reference", "pairs", "polysemantic"]
-    print_table(losses, columns)
+    print_table(losses, columns, general=tuple(c for c in columns if "loss" in c or c == "1 - S"))
     if arguments.quick:
         print(f"\nquick: the recipe ran {reference_steps:,} steps; its time is scaled to {STEPS:,}, its losses are not")
     print(f"\nbenchmark wall time {time.perf_counter() - started:.0f} s")

@@ -25,7 +25,7 @@ import torch
 
 from benchmarks import reference_store
 from benchmarks.reference import STEPS, train_reference
-from benchmarks.speed import print_table
+from benchmarks.table import print_table
 from superpos.experiments import INTRO_SPARSITIES
 from superpos.schedule import predicted_seconds
 from superpos.train import TRAIN_THREADS, train_instances

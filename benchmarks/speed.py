@@ -21,6 +21,7 @@ import torch
 
 import superpos
 from benchmarks.reference import STEPS, train_reference
+from benchmarks.table import print_table
 from superpos.evaluate import heldout_loss
 from superpos.train import TRAIN_THREADS, importance_profile
 
@@ -96,21 +97,6 @@ def scaling(rows) -> None:
     for name, config, instances in variants:
         result = superpos.train_sweep(config, [config.sparsity] * instances)
         rows.append({"change": name, "seconds": result.seconds})
-
-
-def print_table(rows, columns) -> None:
-    print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * len(columns))
-    for row in rows:
-        cells = []
-        for column in columns:
-            value = row.get(column, "")
-            if isinstance(value, bool):
-                value = "yes" if value else "no"
-            elif isinstance(value, float):
-                value = f"{value:.5f}" if "loss" in column else f"{value:.2f}"
-            cells.append(str(value))
-        print("| " + " | ".join(cells) + " |")
 
 
 def main() -> None:
