@@ -31,12 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from superpos import absolute
-from superpos.config import ConfigError
+from superpos.config import SETTINGS, ConfigError
 
 # Restarts train side by side for this fraction of the steps, then only the best run of each
 # model goes on (superpos.train), so they cost far less than `restarts` full trainings.
 PRUNE_FRACTION = 0.2
-MIN_STEPS = 10  # Config's lowest steps
+MIN_STEPS = int(SETTINGS["steps"].low)
 LR_MAX = 0.15
 LR_SCALE = 0.25
 BASE_STEPS = 400

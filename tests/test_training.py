@@ -52,9 +52,8 @@ def test_intro_figure_more_features_as_sparsity_grows(intro_sweep):
 
 def careful_run(config: superpos.Config, sparsities) -> superpos.TrainResult:
     """The same trainer, far longer and slower than the automatic schedule: a converged baseline."""
-    plan = schedule.automatic_schedule(
-        config.model, config.n_features, config.n_hidden, 1.0 - np.repeat(np.asarray(sparsities)[:, None], 1, axis=1)
-    )
+    probability = 1.0 - np.repeat(np.asarray(sparsities)[:, None], config.n_features, axis=1)
+    plan = schedule.automatic_schedule(config.model, config.n_features, config.n_hidden, probability)
     careful = config.replace(steps=4 * plan.steps, batch_size=2 * plan.batch_size, lr=min(plan.lr) / 2)
     return superpos.train_sweep(careful, sparsities, max_seconds=None)
 
