@@ -18,11 +18,20 @@ import numpy as np
 import pandas as pd
 
 from superpos import metrics
+from superpos.config import Config
 
 # The paper's two settings.
 SMALL_FEATURES, SMALL_HIDDEN = 3, 6  # dense: a ReLU(x) and a ReLU(-x) neuron per feature
 PAPER_FEATURES, PAPER_HIDDEN, PAPER_DECAY = 100, 40, 0.8
 PAPER_DENSITIES = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)  # 1 - S
+
+
+def small_config(config: Config) -> Config:
+    """The paper's n = 3, m = 6, dense, with `config`'s seed and training settings."""
+    return config.replace(
+        n_features=SMALL_FEATURES, n_hidden=SMALL_HIDDEN, sparsity=0.0, importance_decay=1.0, model="abs"
+    )
+
 
 SERVED = 0.1  # normalised |W1_ki| at least this: neuron k reads feature i
 # The asymmetric motif: neuron A reads feature a at least ASYMMETRY times as strongly as feature b

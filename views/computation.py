@@ -47,17 +47,6 @@ Losses at different densities are different tasks: do not compare them.
 """
 
 
-def small_config(config: Config) -> Config:
-    """The paper's n = 3, m = 6, dense, with the sidebar's seed and training settings."""
-    return config.replace(
-        n_features=computation.SMALL_FEATURES,
-        n_hidden=computation.SMALL_HIDDEN,
-        sparsity=0.0,
-        importance_decay=1.0,
-        model="abs",
-    )
-
-
 def paper_config(config: Config) -> Config:
     """The paper's n = 100, m = 40, I = 0.8^i (its densities are the sweep's), with the sidebar's
     seed and training settings."""
@@ -90,7 +79,7 @@ def render(config: Config) -> None:
         if setting == PAPER:
             render_paper(paper_config(config))
             return
-        model_config = small_config(config) if setting == SMALL else config.replace(model="abs")
+        model_config = computation.small_config(config) if setting == SMALL else config.replace(model="abs")
         result = engine.trained(model_config)
         engine.timing_area(st, "computation").caption(f"Trained in {result.seconds:.1f} s.")
         render_model(model_config, result)
