@@ -42,7 +42,7 @@ def assert_feature_table(table: pd.DataFrame, n_features: int, n_hidden: int) ->
 
 
 def test_defaults_run_and_draw_one_arrow_per_feature():
-    app = run_app()
+    app = run_app(view="Embedding")
     assert_clean(app)
     assert not app.warning
     defaults = DEFAULTS
@@ -54,7 +54,7 @@ def test_defaults_run_and_draw_one_arrow_per_feature():
 
 
 def test_every_control_retrains_and_redraws():
-    app = run_app(**FAST)
+    app = run_app(view="Embedding", **FAST)
     changes = [
         (app.number_input(key="n_features"), 7),
         (app.number_input(key="n_hidden"), 3),
@@ -171,17 +171,30 @@ def test_a_fraction_for_a_whole_number_means_its_whole_part_in_the_sidebar_and_i
     whole = controls.whole_part(float(text))
     assert app.number_input(key="n_features").value == whole  # the field shows what the model uses
     assert app.slider(key="sae_seeds").value == whole
+    # The URL holds the value used, so a copied link reproduces the view.
+    assert app.query_params["n_features"] == app.query_params["sae_seeds"] == str(whole)
     sidebar_warning, view_warning = link_warnings(app)
     assert f"`n_features` = `{text}` is not a whole number: using `{whole}`" in sidebar_warning.value
     assert f"`sae_seeds` = `{text}` is not a whole number: using {whole}" in view_warning.value
     assert len(table_with(app, "x", "y", "what").query("what == 'true feature f_i'")) == whole
 
 
+@pytest.mark.parametrize("text", ["inf", "-Infinity", "1e400"])
+def test_an_infinity_for_a_whole_number_leaves_the_url_and_is_named_once(text):
+    app = run_app(**FAST, n_features=text, seed="3.5")
+    assert_clean(app)
+    assert app.number_input(key="n_features").value == DEFAULTS.n_features
+    assert "n_features" not in app.query_params and app.query_params["seed"] == "3"
+    (warning,) = link_warnings(app)
+    assert f"`n_features` = `{text}` is not a finite number: using `{DEFAULTS.n_features}`" in warning.value
+    assert "`seed` = `3.5` is not a whole number: using `3`" in warning.value
+
+
 def test_unknown_parameters_and_views_are_harmless():
     app = run_app(utm_source="x" * 10_000, view="<b>Nope</b>", **FAST)
     assert_clean(app)
-    assert len(link_warnings(app)) == 1 and "`view`" in link_warnings(app)[0].value
-    assert_feature_table(table_with(app, "norm", "dimensionality", "bias"), DEFAULTS.n_features, DEFAULTS.n_hidden)
+    assert len(link_warnings(app)) == 1 and f"showing {VIEWS[0]}" in link_warnings(app)[0].value
+    assert app.session_state["view"] == VIEWS[0]
 
 
 def test_a_link_over_the_work_limit_falls_back_to_the_automatic_schedule():
@@ -217,7 +230,7 @@ def test_a_diverged_training_shows_an_error_and_the_app_stays_usable(monkeypatch
         raise TrainingDiverged(7)
 
     monkeypatch.setattr(engine, "train", diverge)
-    app = run_app(seed="424242", **FAST)  # a seed no other test trained, so no cached result
+    app = run_app(view="Embedding", seed="424242", **FAST)  # a seed no other test trained, so no cached result
     assert not app.exception
     assert len(app.error) == 1 and "diverged" in app.error[0].value
     monkeypatch.undo()
@@ -269,7 +282,7 @@ def test_sparsity_control_reaches_the_sparse_end_in_a_few_steps():
 
 
 def test_a_short_training_says_it_has_not_converged_and_one_click_fixes_it():
-    app = run_app(n_features="20", n_hidden="5", steps="60")
+    app = run_app(view="Embedding", n_features="20", n_hidden="5", steps="60")
     assert_clean(app)
     notices = [warning for warning in app.warning if warning.icon == engine.NOT_CONVERGED_ICON]
     assert len(notices) == 1 and "Not converged" in notices[0].value
@@ -282,6 +295,6 @@ def test_a_short_training_says_it_has_not_converged_and_one_click_fixes_it():
 
 
 def test_the_default_model_is_converged_and_says_nothing():
-    app = run_app()
+    app = run_app(view="Embedding")
     assert_clean(app)
     assert not app.warning

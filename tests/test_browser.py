@@ -198,6 +198,36 @@ def test_a_bad_link_warns_once_injects_no_markup_and_leaves_a_faithful_url(app_s
     assert control_values(again) == shown
 
 
+@pytest.mark.parametrize(
+    ("link", "used"),
+    [
+        ({"n_features": "7.5", "seed": "3.9"}, {"n_features": "7", "seed": "3"}),
+        ({"n_features": "inf", "n_hidden": "1.5"}, {"n_hidden": "1"}),  # Streamlit's int input cannot seed from inf
+    ],
+    ids=["fractions", "infinity"],
+)
+def test_a_link_with_a_fraction_ends_on_the_url_of_what_is_shown(app_server, new_page, link, used):
+    page = new_page()
+    crashes = []
+    page.on("crash", lambda crashed: crashes.append(crashed))
+    browser.open_app(page, f"{app_server.url}/?{urlencode(link)}")
+    assert_clean(page)
+    assert query(page) == used  # the fraction is gone, the whole part the sidebar uses is there
+    assert page.locator(browser.WARNING).count() == 1
+    # The page is alive: it still answers and reruns when a control moves.
+    sparsity = page.get_by_role("slider", name="sparsity")
+    browser.rerun(page, lambda: sparsity.press("ArrowRight"))
+    browser.wait_for_charts(page)
+    assert crashes == [] and page.evaluate("1 + 1") == 2
+    assert query(page) == used | {"sparsity": "0.91"}
+
+    again = new_page()
+    browser.open_app(again, page.url)
+    assert_clean(again)
+    assert again.locator(browser.WARNING).count() == 0
+    assert query(again) == query(page)
+
+
 # Per chart of the open view, what its drawing (the SVG) runs into: the edge of its column (or of
 # the main block), and any other element of the view whose box it overlaps, by more than 1 px; and
 # whether its plotting area (its largest background box) was squeezed below SMALLEST_PLOT px either

@@ -4,12 +4,13 @@ Query-parameter names are the Config fields, i.e. the command line's flags with 
 (n_features, n_hidden, sparsity, importance_decay, model, steps, lr, batch_size, seed), so a
 copied link reproduces the view. A link can carry anything. Streamlit's bound widgets decide what
 they can use: one that cannot use its parameter (not a number, out of its range, not one of its
-options) drops it from the URL and keeps its default, so the URL stays a faithful link to what is
+options) drops it from the URL and keeps its default; a whole-number widget takes a fraction's
+whole part (whole_part) and writes that into the URL. So the URL stays a faithful link to what is
 shown. The widgets' ranges are Config's SETTINGS plus the two limits that are ours: n_hidden <=
 n_features and the work limit on steps. The app does not predict the widgets: it reads the link
 before they run and compares it with what they ended on, and on a session's first run one
 warning names every parameter that was dropped or changed, with the value used instead. A fraction
-given to a whole-number setting means its whole part (whole_part), here and in every view.
+given to a whole-number setting means its whole part, here and in every view.
 Unknown parameters are left alone, and nothing from the link is rendered as markup.
 """
 
@@ -44,7 +45,7 @@ TAU = 0.1  # the example threshold for "active" next to the sparsity control
 SHOWN_CHARACTERS = 24  # of a bad parameter's value, echoed in the warning
 WHOLE_NUMBER_FIELDS = tuple(name for name in CONTROL_FIELDS if name in INTEGER_FIELDS)
 LINK_CHECKED = "link_checked"  # session-state keys: the link has been compared with the controls,
-LINK_NOTES = "link_notes"  # and what the first run found, for the rerun that shows it
+LINK = "link"  # and the link as it was opened, kept for the rerun that drops an infinity from it
 
 
 def formatted(value) -> str:
@@ -78,7 +79,6 @@ def training_schedule(values: Mapping) -> schedule.Schedule:
     n_features, n_hidden = int(values["n_features"]), int(values["n_hidden"])
     probability = [[1.0 - values["sparsity"]] * n_features]
     given = {name: values.get(name) for name in ("steps", "batch_size", "lr")}
-    given = {name: value if value is None or name == "lr" else whole_part(value) for name, value in given.items()}
     return schedule.resolve(values["model"], n_features, n_hidden, probability, engine.MAX_SECONDS, **given)
 
 
@@ -92,7 +92,7 @@ def max_steps(values: Mapping) -> int:
 
 def whole_part(value: float) -> int:
     """The one rule for a fraction given to a whole-number setting, in the sidebar and every view:
-    its whole part (2.7 -> 2), which is what Streamlit's integer widgets take from a link."""
+    its whole part (2.7 -> 2), which is what Streamlit's integer widgets take from a link (int())."""
     return math.trunc(value)
 
 
@@ -176,21 +176,18 @@ def sparsity_caption(sparsity: float, n_features: int) -> str:
     )
 
 
-def holds_fraction(name: str) -> bool:
-    """Whether the widget of the whole-number field `name` holds a fraction (from a link, or typed)."""
-    value = st.session_state.get(name)
-    return value is not None and not float(value).is_integer()
+def infinite(text: str) -> bool:
+    """Whether a link's `text` reads as an infinite number (inf, -Infinity, 1e400)."""
+    try:
+        return math.isinf(float(text))
+    except ValueError:
+        return False
 
 
 def keep_within_limits() -> None:
     """Before the widgets run: clamp n_hidden to n_features and steps to the work limit, in case
-    the other control just moved (a widget's own range keeps each value within SETTINGS), and
-    replace a fraction held by a whole-number field by its whole part, so that the field shows
-    the number the model uses."""
+    the other control just moved (a widget's own range keeps each value within SETTINGS)."""
     state = st.session_state
-    for name in WHOLE_NUMBER_FIELDS:
-        if holds_fraction(name):
-            state[name] = float(whole_part(state[name]))
     if state.get("n_hidden", 0) > state.get("n_features", DEFAULTS.n_features):
         state["n_hidden"] = state["n_features"]
     values = {name: state.get(name, getattr(DEFAULTS, name)) for name in CONTROL_FIELDS}
@@ -199,28 +196,26 @@ def keep_within_limits() -> None:
 
 
 def whole_number_input(label: str, name: str, high: int | None = None, step: int = 1, placeholder: str | None = None):
-    """A number input for the whole-number field `name`, within its range (and below `high`),
+    """An integer input for the whole-number field `name`, within its range (and below `high`),
     with the field's help text as its tooltip. A field whose default is None ("automatic")
     starts empty, shows `placeholder` and gives None until the user types a number.
 
-    It holds a float shown without decimals: Streamlit 1.67 raises on a link like
-    ?n_features=inf when it seeds an int number input (int(inf)), while a float one falls back.
+    Seeded from a link, Streamlit's integer input takes a fraction's whole part and writes it into
+    the URL in place of the fraction (an infinity never reaches it: see sidebar).
     """
     spec, default = SETTINGS[name], getattr(DEFAULTS, name)
     high = int(spec.high) if high is None else high
-    value = st.number_input(
+    return st.number_input(
         label,
-        float(spec.low),
-        float(high),
-        value=None if default is None else float(min(default, high)),
-        step=float(step),
-        format="%.0f",
+        int(spec.low),
+        high,
+        value=None if default is None else min(default, high),
+        step=step,
         key=name,
         bind="query-params",
         placeholder=placeholder,
         help=f"{spec.help} From {int(spec.low):,} to {high:,}.",
     )
-    return None if value is None else whole_part(value)
 
 
 @dataclass(frozen=True)
@@ -275,21 +270,30 @@ def sidebar(view_names: Sequence[str]) -> Config:
 
     On the session's first run (the page was opened from a link) the link is read before the
     widgets and compared with what they ended on afterwards; one warning names what was dropped or
-    changed. A whole-number field left holding a fraction is replaced by its whole part in a rerun
-    (a widget's value can change only before it is drawn), which shows the same warning."""
+    changed.
+
+    Streamlit 1.67's integer input raises when a link seeds it with an infinity (int(inf)), so on
+    the first run such a parameter leaves the URL before the widgets are drawn (it is not bound to
+    one yet, so the script may remove it) and the script reruns on the URL without it, keeping the
+    link as it was opened for the comparison."""
     first_run = LINK_CHECKED not in st.session_state
     link = {name: st.query_params[name] for name in (*CONTROL_FIELDS, "view") if name in st.query_params}
+    if first_run and LINK not in st.session_state:
+        infinities = [name for name in WHOLE_NUMBER_FIELDS if name in link and infinite(link[name])]
+        if infinities:
+            for name in infinities:
+                del st.query_params[name]
+            st.session_state[LINK] = link
+            st.rerun()
+    link = st.session_state.pop(LINK, link)
     keep_within_limits()
     with st.sidebar:
         st.header("Model")
         values = model_controls()
         with st.expander("Advanced: training"):
             values |= training_controls(values)
-    notes = link_notes(link, values, view_names) if first_run else st.session_state.pop(LINK_NOTES, [])
+    notes = link_notes(link, values, view_names) if first_run else []
     st.session_state[LINK_CHECKED] = True
-    if first_run and any(holds_fraction(name) for name in WHOLE_NUMBER_FIELDS):
-        st.session_state[LINK_NOTES] = notes  # for the rerun to show
-        st.rerun()
     link_warning(notes)
     return Config(**values)
 
