@@ -21,12 +21,14 @@ from views import (
     sae,
     structured,
     sweep,
+    tour,
 )
 
 st.set_page_config(page_title="Superposition explorer", page_icon="🧲", layout="wide")
 torch.set_num_threads(TRAIN_THREADS)  # once per process, as superpos.train says: steadier on a shared CPU
 
 RENDERERS = (
+    tour.render,
     embedding.render,
     embedding.render_dynamics,
     sweep.render,

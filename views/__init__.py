@@ -1,6 +1,7 @@
 """The app's views, one module each; VIEW_NAMES is their order in the tabs (and the URL's ?view=)."""
 
 VIEW_NAMES = (
+    "Tour",
     "Embedding",
     "Training dynamics",
     "Sparsity sweep",
