@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from superpos import tour
 from tests import browser
 
 pytestmark = pytest.mark.browser
@@ -83,28 +84,50 @@ def save_full_screenshot(page, view: str, folder) -> None:
     page.set_viewport_size(browser.VIEWPORT)
 
 
-def test_default_page_draws_its_charts_without_errors(app_server, new_page):
+def test_default_page_opens_the_tour_and_draws_its_charts_without_errors(app_server, new_page):
     page = new_page()
     browser.open_app(page, app_server.url)
     assert_clean(page)
     assert page.locator(browser.WARNING).count() == 0
-    assert page.locator(browser.DRAWN_CHART).count() >= 2  # the embedding and the sidebar's importance bars
-    assert summary_text(page).startswith("5 of 5 features represented")
-    assert page.get_by_role("tab", name="Embedding", exact=True).get_attribute("aria-selected") == "true"
+    assert page.locator(browser.DRAWN_CHART).count() >= 2  # the first step's chart and the sidebar's importance bars
+    assert page.get_by_role("tab", name="Tour", exact=True).get_attribute("aria-selected") == "true"
+    assert page.locator(browser.OPEN_TAB_PANEL).get_by_text("This training agrees ✓").count() == 1
     # XSRF protection is on: the server hands the page its token cookie.
     assert any(cookie["name"] == "_streamlit_xsrf" for cookie in page.context.cookies())
 
 
+def test_the_tour_steps_on_in_the_url_and_its_link_opens_the_view_with_its_settings(app_server, new_page):
+    page = new_page()
+    browser.open_app(page, f"{app_server.url}/?step=2")
+    browser.rerun(page, lambda: page.get_by_role("button", name="Next →").click())
+    browser.wait_for_charts(page)
+    assert_clean(page)
+    assert query(page) == {"step": "3"}
+    step = tour.STEPS[2]
+    link = page.locator(browser.OPEN_TAB_PANEL).get_by_role("link", name=f"Open in {step.view}")
+    with page.context.expect_page() as opened:
+        link.click()  # a new tab, as a link from a teacher would open
+    target = opened.value
+    browser.wait_until_settled(target)
+    assert_clean(target)
+    assert target.locator(browser.WARNING).count() == 0
+    assert target.get_by_role("tab", name=step.view, exact=True).get_attribute("aria-selected") == "true"
+    assert target.get_by_role("slider", name="sparsity").get_attribute("aria-valuetext") == tour.text(
+        step.params["sparsity"]
+    )
+    assert summary_text(target).startswith("5 of 5 features represented")
+
+
 def test_a_slider_moved_with_the_keyboard_retrains_and_lands_in_the_url(app_server, new_page):
     page = new_page()
-    browser.open_app(page, app_server.url)
+    browser.open_app(page, f"{app_server.url}/?view=Embedding")
     before = summary_text(page)
     sparsity = page.get_by_role("slider", name="sparsity")
     browser.rerun(page, lambda: sparsity.press("ArrowRight"))
     browser.wait_for_charts(page)
     assert_clean(page)
     assert sparsity.get_attribute("aria-valuetext") == "0.91"
-    assert query(page) == {"sparsity": "0.91"}
+    assert query(page) == {"view": "Embedding", "sparsity": "0.91"}
     assert summary_text(page) != before  # a new model, so a new ||W||_F^2
 
 
