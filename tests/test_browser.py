@@ -180,6 +180,28 @@ def test_a_copied_link_restores_the_settings_in_a_new_page(app_server, new_page)
     assert restored.url == link
 
 
+# Per mark layer of a chart, each mark's opacity (Vega writes it as an attribute when it is not 1).
+OPACITIES = """chart => Object.fromEntries([...chart.querySelectorAll("g.role-mark")].map(layer => [
+  layer.getAttribute("class").split(" ").pop(),
+  [...layer.children].map(mark => mark.getAttribute("opacity") || "1"),
+]))"""
+
+
+def test_pointing_at_a_feature_highlights_it_in_every_part_of_the_embedding(app_server, new_page):
+    page = new_page()
+    browser.open_app(page, f"{app_server.url}/?view=Embedding")
+    chart = page.locator(browser.CHART).filter(has_text="D_i, dimensionality")
+    before = chart.evaluate(OPACITIES)
+    listening = [layer for layer in before if layer.startswith("hover_view")]
+    assert len(listening) == 3 and all(set(before[layer]) == {"1"} for layer in listening)
+    box = chart.locator("g.hover_view_1_marks path").nth(3).bounding_box()  # feature 3's D_i bar
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function(f"chart => ({OPACITIES})(chart).hover_view_0_marks[0] !== '1'", arg=chart.element_handle())
+    after = chart.evaluate(OPACITIES)
+    for layer in listening:  # the arrows' tips and both bar charts: feature 3 alone stays opaque
+        assert after[layer][3] == "1" and {opacity for i, opacity in enumerate(after[layer]) if i != 3} == {"0.2"}
+
+
 BAD_LINK = {"n_features": "abc", "sparsity": "1", "model": "<b>x</b>", "utm_source": "<img src=x onerror=alert(1)>"}
 
 

@@ -5,12 +5,15 @@ Vega-Lite's inline datasets are decoded from chart.to_dict() (which also validat
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from superpos import Config, metrics, train, train_sweep
-from superpos.charts import geometry, loss, phase, sweep
+from superpos.charts import geometry, loss, phase, structured, sweep
+from superpos.data import FeatureSets
 from superpos.experiments import PHASES, classify_phases
 
 QUICK = {"steps": 150, "restarts": 1}
@@ -133,3 +136,40 @@ def test_loss_chart_has_the_curve_and_the_heldout_loss(flat):
 def test_importance_preview_is_r_to_the_i():
     table = dataset_with(geometry.importance_bars(0.7 ** np.arange(6)), "importance")
     np.testing.assert_allclose(table["importance"], 0.7 ** np.arange(6))
+
+
+def unit_names(spec: dict) -> list:
+    """The name of every unit view (a spec with a mark) in a Vega-Lite spec, None if unnamed."""
+    names = [spec.get("name")] if "mark" in spec else []
+    for field in ("layer", "hconcat", "vconcat", "concat"):
+        for part in spec.get(field, []):
+            names += unit_names(part)
+    return names + (unit_names(spec["spec"]) if "spec" in spec else [])
+
+
+def test_charts_with_a_shared_hover_declare_it_once_without_altair_warnings(flat, deep):
+    """Altair warns when it merges copies of one selection declared on several parts of a chart
+    (geometry.linked declares it once instead); a page shows several such charts, so each is
+    built twice in one process, with every warning recorded."""
+    rng = np.random.default_rng(0)
+    sets = FeatureSets(6, correlated=(2,), anticorrelated=(2,))
+    builders = {
+        "embedding m = 2": lambda: geometry.embedding(flat.weights[0], flat.bias[0], flat.importance[0]),
+        "embedding m = 3": lambda: geometry.embedding(deep.weights[0], deep.bias[0], deep.importance[0]),
+        "dynamics": lambda: geometry.dynamics(flat.snapshots[:, 0], flat.snapshot_steps, flat.importance[0], 2),
+        "sweep": lambda: sweep.sweep(rng.normal(size=(3, 2, 5)), np.full((3, 5), 0.1), np.ones((3, 5))),
+        "correlated": lambda: structured.correlated_view(rng.normal(size=(2, 6)), sets, np.full(6, 0.1)),
+        "energy levels": lambda: structured.energy_levels(
+            flat.snapshots[:, 0], flat.snapshot_steps, flat.loss_steps, flat.loss_history[0], 100
+        ),
+    }
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        specs = {name: [build().to_dict() for _ in range(2)] for name, build in builders.items()}
+    assert [str(warning.message) for warning in caught] == []
+    for name, (spec, _) in specs.items():
+        (hover,) = [param for param in spec["params"] if param["name"] == "hover"]
+        names = unit_names(spec)
+        assert hover["views"] and all(names.count(view) == 1 for view in hover["views"]), name
+    assert len(specs["embedding m = 3"][0]["params"][0]["views"]) == 5  # arrows, WᵀW and three bar charts
+    assert len(specs["dynamics"][0]["params"][0]["views"]) == 2  # the arrows and the norms over training

@@ -5,13 +5,13 @@ Pure functions from numpy arrays to Altair charts, so they work in a notebook as
     result = superpos.train(superpos.Config(n_features=5, n_hidden=2, sparsity=0.95))
     geometry.embedding(result.weights[0], result.bias[0], result.importance[0])
 
-Charts that are concatenated share the hover selection HOVER on the field "feature":
-pointing at a feature in one chart highlights it in all of them.
+Charts that are concatenated with `linked` share the hover selection HOVER on the field
+"feature": pointing at a feature in one chart highlights it in all of them.
 """
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Callable, Iterator
 
 import altair as alt
 import numpy as np
@@ -20,11 +20,7 @@ import pandas as pd
 from superpos import metrics
 
 HOVER = alt.selection_point(name="hover", fields=["feature"], on="pointerover", clear="pointerout")
-# Concatenated charts share HOVER on purpose: Altair merges the copies into one selection that
-# listens in every part, and warns that it did. The filter is set once, for the whole process:
-# a warnings.catch_warnings() block around each concatenation would not be thread-safe, and the
-# app's sessions run in threads, so one session's block could restore the filters in another's.
-warnings.filterwarnings("ignore", message="Automatically deduplicated selection parameter", category=UserWarning)
+LISTENING = "hover_view"  # the name of a view that sets HOVER, numbered by `linked`
 FADED = alt.when(HOVER).then(alt.value(1.0)).otherwise(alt.value(0.2))
 LEGEND = alt.Legend(orient="bottom", gradientLength=120)  # below its chart: the views are narrow
 IMPORTANCE_COLOR = alt.Color(
@@ -49,6 +45,49 @@ SIZE = 220  # pixels; square direction plots
 BAR_WIDTH = 120
 BAR_HEIGHT = 110
 HEATMAP_FEATURES = 40  # W^T W shows at most the first (most important) 40 features
+
+
+def charts_in(chart) -> Iterator:
+    """`chart` and every chart inside it: layers, concatenated parts, a facet's inner chart."""
+    yield chart
+    for field in ("layer", "hconcat", "vconcat", "concat"):
+        for part in getattr(chart, field, None) or ():
+            yield from charts_in(part)
+    if isinstance(chart, alt.FacetChart):
+        yield from charts_in(chart.spec)
+
+
+def linked(join: Callable, *parts, **properties):
+    """`join(*parts, **properties)` (alt.hconcat or alt.vconcat) with HOVER declared once, on the
+    whole chart, listening in every view where a part set it: pointing at a feature anywhere
+    highlights it everywhere.
+
+    Declared on each part instead, the copies would be merged by Altair, which warns that it
+    deduplicated them. So each part's own HOVER is taken off, the views that set it are named
+    LISTENING (after joining, as joining renames layers) and numbered, and one HOVER lists them."""
+    parts = [part.copy(deep=True) for part in parts]
+    for part in parts:
+        inner = list(charts_in(part))
+        units = [chart for chart in inner if isinstance(chart, alt.Chart)]
+        listening = []
+        for chart in inner:
+            params = [] if chart.params is alt.Undefined else chart.params
+            for param in params:
+                if param.name == HOVER.name:  # set by this view, or by the views a layer, facet or join lists
+                    views = param.to_dict().get("views")
+                    listening += [chart] if views is None else [unit for unit in units if unit.name in views]
+            chart.params = [param for param in params if param.name != HOVER.name] or alt.Undefined
+        for unit in listening:
+            unit.name = LISTENING
+    chart = join(*parts, **properties)
+    views = []
+    for inner in charts_in(chart):
+        if isinstance(inner, alt.Chart) and str(inner.name).startswith(LISTENING):
+            inner.name = f"{LISTENING}_{len(views)}"
+            views.append(inner.name)
+    others = [] if chart.params is alt.Undefined else chart.params  # the parts' other parameters, lifted
+    chart.params = [*others, alt.TopLevelSelectionParameter(**HOVER.param.to_dict(), views=views)]
+    return chart
 
 
 def feature_table(weights: np.ndarray, importance: np.ndarray, bias=None, basis=None) -> pd.DataFrame:
@@ -177,12 +216,12 @@ def embedding(weights: np.ndarray, bias: np.ndarray, importance: np.ndarray) -> 
     dimensionality = feature_bars(table, "dimensionality", "D_i, dimensionality")
     bias_bars = feature_bars(table, "bias", "b_i, bias")
     if weights.shape[0] <= 2:
-        return alt.hconcat(arrows(table, "W_i, each feature's direction"), alt.vconcat(dimensionality, bias_bars))
+        bars = linked(alt.vconcat, dimensionality, bias_bars)
+        return linked(alt.hconcat, arrows(table, "W_i, each feature's direction"), bars)
     norms = feature_bars(table, "norm", "‖W_i‖, coloured by superposition", SUPERPOSITION_COLOR)
-    top = alt.hconcat(arrows(table, "W_i on W's top-2 principal axes"), gram_heatmap(weights)).resolve_scale(
-        color="independent"
-    )
-    return alt.vconcat(top, alt.hconcat(norms, dimensionality, bias_bars)).resolve_scale(color="independent")
+    top = linked(alt.hconcat, arrows(table, "W_i on W's top-2 principal axes"), gram_heatmap(weights))
+    bottom = linked(alt.hconcat, norms, dimensionality, bias_bars)
+    return linked(alt.vconcat, top.resolve_scale(color="independent"), bottom).resolve_scale(color="independent")
 
 
 def dynamics_table(snapshots: np.ndarray, snapshot_steps: np.ndarray, importance: np.ndarray) -> pd.DataFrame:
@@ -220,8 +259,8 @@ def dynamics(snapshots: np.ndarray, snapshot_steps: np.ndarray, importance: np.n
         .add_params(HOVER)
     )
     rule = alt.Chart(pd.DataFrame({"step": [step]})).mark_rule(color="#888888").encode(x="step:Q")
-    return alt.hconcat(
-        now, alt.layer(norms, rule).properties(width=SIZE + 20, height=SIZE, title="‖W_i‖ during training")
+    return linked(
+        alt.hconcat, now, alt.layer(norms, rule).properties(width=SIZE + 20, height=SIZE, title="‖W_i‖ during training")
     )
 
 

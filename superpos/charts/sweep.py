@@ -7,7 +7,7 @@
   m / ||W||_F^2 (hidden dimensions per embedded feature) and guide lines at the sticky values
   1 (dedicated), 3/4 (tetrahedron), 2/3 (triangle), 1/2 (antipodal pair), 2/5 (pentagon),
   3/8 (square antiprism) and 1/3.
-Both share the hover selection on "feature" of superpos.charts.geometry.
+Both share the hover selection on "feature" of superpos.charts.geometry (geometry.linked).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from superpos import metrics
-from superpos.charts.geometry import FADED, HOVER, IMPORTANCE_COLOR, feature_table, tooltips
+from superpos.charts.geometry import FADED, HOVER, IMPORTANCE_COLOR, feature_table, linked, tooltips
 
 GUIDES = {"1": 1.0, "3/4": 3 / 4, "2/3": 2 / 3, "1/2": 1 / 2, "2/5": 2 / 5, "3/8": 3 / 8, "1/3": 1 / 3}
 SMALL = 90  # pixels per small direction plot
@@ -113,4 +113,4 @@ def feature_geometry(table: pd.DataFrame, n_hidden: int) -> alt.LayerChart:
 def sweep(weights: np.ndarray, probability: np.ndarray, importance: np.ndarray) -> alt.VConcatChart:
     """The Sparsity sweep view as one chart: small direction plots above the feature geometry."""
     table = sweep_table(weights, probability, importance)
-    return alt.vconcat(small_directions(table), feature_geometry(table, weights.shape[1]))
+    return linked(alt.vconcat, small_directions(table), feature_geometry(table, weights.shape[1]))
