@@ -51,7 +51,8 @@ def render(config: Config) -> None:
         st.altair_chart(step.chart(engine), width="content")
     text.markdown(
         "**The tour**: the results of Elhage et al. (2022) that superpos reproduces, each checked on a model "
-        "trained live. The link opens the step's view with the exact settings in a new tab.\n\n"
+        "trained live. The link opens the step's view with the exact settings in a new tab; here the sidebar "
+        "plays no part, each step has its own settings.\n\n"
         + "\n".join(
             f"{index}. {'**' + other.title + '**' if index == number else other.title}"
             for index, other in enumerate(STEPS, 1)
