@@ -129,7 +129,8 @@ class Step:
 
 
 def listed(values, digits: int = 2) -> str:
-    return ", ".join(f"{value:.{digits}g}" if isinstance(value, float) else str(value) for value in values)
+    """'0, 0.5, 1': numbers to `digits` significant digits (-0.0 shown as 0), whole numbers as they are."""
+    return ", ".join(f"{value + 0.0:.{digits}g}" if isinstance(value, float) else str(value) for value in values)
 
 
 # --- 1. The intro figure -------------------------------------------------------------------------
@@ -361,6 +362,11 @@ def near_orthogonal_verdict(engine, step: Step) -> Verdict:
         f"{comparison.features_used} features: worst |cos| {comparison.trained_max_abs:.2f} against "
         f"{random_typical:.2f} for as many random directions (Welch bound {comparison.welch_bound:.2f})."
     )
+    if not passed:
+        sentence += (
+            " Random cosines should have variance 1/d; a trained model that packs no better than chance "
+            "has not converged (see its view)."
+        )
     return Verdict(passed, sentence)
 
 
@@ -403,6 +409,10 @@ def correlated_verdict(engine, step: Step) -> Verdict:
         f"cos inside the pairs {listed(checks['mean_cosine'].round(2).tolist())} (orthogonal: 0); each member's "
         f"nearest opposite in the other pair at cos {listed(across.min(axis=1).round(2).tolist())} (antipodal: −1)."
     )
+    if not passed:
+        sentence += (
+            " Not the paper's geometry: m = 2 fits get stuck; another seed (Advanced: training) gives new starts."
+        )
     return Verdict(passed, sentence)
 
 
@@ -417,6 +427,10 @@ def anticorrelated_verdict(engine, step: Step) -> Verdict:
         f"cos inside the pairs {listed(checks['mean_cosine'].round(2).tolist())} (antipodal: −1); largest |cos| "
         f"across the pairs {across:.2f} (orthogonal: 0)."
     )
+    if not passed:
+        sentence += (
+            " Not the paper's geometry: m = 2 fits get stuck; another seed (Advanced: training) gives new starts."
+        )
     return Verdict(passed, sentence)
 
 
@@ -461,6 +475,10 @@ def differs_verdict(engine, step: Step) -> Verdict:
         f"Best of each relative density: all 5 represented from {pentagon.min():g}× up, two digons with feature 0 "
         f"dropped at {best.index[0]:g}×, with {switches} switch (the paper: one, at about 1/2.5 = 0.4×)."
     )
+    if not passed:
+        sentence += (
+            " The restarts of a ratio all ended in one geometry, a local minimum; another seed gives new starts."
+        )
     return Verdict(passed, sentence)
 
 
@@ -487,6 +505,11 @@ def dynamics_verdict(engine, step: Step) -> Verdict:
         f"The features' D_i moved by up to {moved:.2f} and ended at {listed(sorted(set(np.round(final, 2))))}; "
         f"every D_i within {STICKY_TOLERANCE} of its end from step {settled} of {last}."
     )
+    if not passed:
+        sentence += (
+            " A D_i off the sticky fractions at the end means the training had not settled: "
+            "see the view's convergence notice."
+        )
     return Verdict(passed, sentence)
 
 

@@ -79,8 +79,9 @@ def test_next_and_previous_step_through_the_tour():
     assert app.button(key="tour_previous").disabled
 
 
-def test_a_step_the_tour_does_not_have_is_named_in_a_warning():
-    app = run_app(step="99")
+@pytest.mark.parametrize("text", ["99", "", "2.5"])
+def test_a_step_the_tour_does_not_have_is_named_in_a_warning_and_the_first_is_shown(text):
+    app = run_app(step=text)
     assert_clean(app)
-    assert app.session_state["step"] == 1
-    assert "`step` = `99`" in app.warning[0].value
+    assert "1. " + tour.STEPS[0].title in app.subheader[0].value
+    assert f"`step` = `{text}`" in app.warning[0].value

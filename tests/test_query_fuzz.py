@@ -24,8 +24,9 @@ from tests import browser
 from views import controls, engine
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
-JL, NEURONS = "Near-orthogonality (JL)", "Neurons & polysemanticity"
+JL, NEURONS, TOUR = "Near-orthogonality (JL)", "Neurons & polysemanticity", "Tour"
 VIEW_SETTINGS = {  # a view's own URL parameters, and the view
+    "step": TOUR,
     "jl_dim": JL,
     "jl_count": JL,
     "jl_eps": JL,
@@ -84,7 +85,7 @@ values = st.one_of(
 keys = st.sampled_from(controls.CONTROL_FIELDS + ("view", *VIEW_SETTINGS) + UNKNOWN_KEYS)
 any_links = st.dictionaries(keys, st.one_of(values, st.sampled_from(browser.VIEWS)), max_size=7)
 # A view's own settings only count while that view is open, which a random link rarely asks for.
-view_links = st.sampled_from((JL, NEURONS)).flatmap(
+view_links = st.sampled_from((JL, NEURONS, TOUR)).flatmap(
     lambda view: st.dictionaries(
         st.sampled_from([name for name, owner in VIEW_SETTINGS.items() if owner == view]), values, min_size=1
     ).map(lambda settings: {"view": view, **settings})

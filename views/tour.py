@@ -37,6 +37,7 @@ def render(config: Config) -> None:
         )
         st.button("← Previous", on_click=move, args=(-1,), disabled=number == 1, key="tour_previous")
         st.button("Next →", on_click=move, args=(1,), disabled=number == len(STEPS), key="tour_next")
+    number = number or 1  # a link's empty ?step= clears the control (view_link_warning names it)
     step = STEPS[number - 1]
     charts, text = st.columns(CHART_TEXT_COLUMNS, gap="medium")
     with charts:
