@@ -36,7 +36,7 @@ CHANGES = {
     "jl_count": (300, 3000, 100, 10_000, 30, 100_000, 10),
     "jl_eps": (0.35, 0.25, 0.4, 0.2, 0.45, 0.15, 0.5),
 }
-DEFAULTS = {"jl_dim": view.DEFAULT_DIM, "jl_count": view.DEFAULT_COUNT, "jl_eps": view.DEFAULT_EPS}
+DEFAULTS = {"jl_dim": view.DEFAULTS.dim, "jl_count": view.DEFAULTS.count, "jl_eps": view.DEFAULTS.eps}
 SUMMARY_CASES = ((2, 10**6, 0.5), (100, 10**6, 0.2), (1000, 10**6, 0.3), (10_000, 10**6, 0.1))
 
 

@@ -15,7 +15,7 @@ import sys
 import torch
 
 from superpos import export, jl, packing
-from superpos.config import MODEL_KINDS, SETTINGS, STRUCTURE_SETTINGS, Config, ConfigError
+from superpos.config import MODEL_KINDS, SETTINGS, STRUCTURE_SETTINGS, Config, ConfigError, Setting
 from superpos.sae import INTEGER_FIELDS as SAE_INTEGER_FIELDS
 from superpos.sae import SAE_KINDS, SAE_LABELS, SAEConfig, SAEResult, check_toy, train_saes
 from superpos.sae_metrics import SAEMetrics, evaluate_saes, latent_table
@@ -39,25 +39,28 @@ def flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def setting_help(name: str) -> str:
-    """A flag's help from its Config field: what it means, its default and its allowed values."""
-    spec = SETTINGS[name]
-    default = getattr(Config(), name)
+def setting_help(spec: Setting, default) -> str:
+    """A flag's help from its setting: what it means, its default and its allowed values."""
     shown = "automatic (superpos.schedule)" if default is None else f"{default:g}"
     return f"{spec.help} Default: {shown}; allowed: {spec.describe()}.".replace("%", "%%")
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, settings: dict[str, Setting], defaults) -> None:
+    """One flag per setting (a field of the dataclass instance `defaults`), from its metadata."""
+    for name, spec in settings.items():
+        default = getattr(defaults, name)
+        number = int if spec.integer else float
+        parser.add_argument(
+            flag(name), type=number, default=default, metavar=name.upper(), help=setting_help(spec, default)
+        )
 
 
 def add_config_flags(parser: argparse.ArgumentParser, with_sparsity: bool) -> None:
     """One flag per Config field, from its metadata (superpos.config.SETTINGS)."""
     defaults = Config()
     parser.add_argument("--model", choices=MODEL_KINDS, default=defaults.model, help="Default: %(default)s.")
-    for name, spec in SETTINGS.items():
-        if name == "sparsity" and not with_sparsity:
-            continue
-        number = int if spec.integer else float
-        parser.add_argument(
-            flag(name), type=number, default=getattr(defaults, name), metavar=name.upper(), help=setting_help(name)
-        )
+    settings = {name: spec for name, spec in SETTINGS.items() if with_sparsity or name != "sparsity"}
+    add_setting_flags(parser, settings, defaults)
     add_structure_flags(parser)
     parser.add_argument(
         "--no-work-limit",
@@ -102,11 +105,9 @@ def build_parser() -> Parser:
     sweep = commands.add_parser("sweep", help="one batched training per sparsity")
     add_config_flags(sweep, with_sparsity=False)
     sweep.add_argument("--sparsities", required=True, metavar="S1,S2,...", help="comma-separated sparsities")
-    jl = commands.add_parser("jl", help="near-orthogonality of random unit vectors")
-    jl.add_argument("--dim", type=int, required=True, metavar="D")
-    jl.add_argument("--count", type=int, required=True, metavar="N")
-    jl.add_argument("--eps", type=float, required=True, metavar="E")
-    jl.add_argument("--json", action="store_true", help="print one JSON object")
+    jl_command = commands.add_parser("jl", help="near-orthogonality of random unit vectors")
+    add_setting_flags(jl_command, jl.JL_SETTINGS, jl.JLSettings())
+    jl_command.add_argument("--json", action="store_true", help="print one JSON object")
     add_sae_flags(commands.add_parser("sae", help="sparse autoencoders on a trained toy's hidden layer"))
     return parser
 
@@ -228,21 +229,6 @@ def run_sweep(arguments: argparse.Namespace) -> str:
     return "\n\n".join(format_report(report) for report in results) + f"\n\nsweep trained in {result.seconds:.2f} s"
 
 
-# The jl command's ranges, inclusive; they bound its work (superpos.jl, superpos.packing).
-# --eps is in the open interval (0, 1).
-JL_RANGES = {"--dim": (2, 10_000), "--count": (2, 1_000_000)}
-
-
-def check_jl_arguments(dim: int, count: int, eps: float) -> None:
-    """Raise UsageError naming the flag unless --dim and --count are in JL_RANGES and 0 < --eps < 1."""
-    for name, value in (("--dim", dim), ("--count", count)):
-        low, high = JL_RANGES[name]
-        if not low <= value <= high:
-            raise UsageError(f"{name}={value} is out of range: allowed [{low}, {high}]")
-    if not 0 < eps < 1:  # also false for nan
-        raise UsageError(f"--eps={eps} is out of range: allowed (0, 1), exclusive")
-
-
 def jl_summary(dim: int, count: int, eps: float, seed: int = 0) -> dict:
     """Cosine statistics of `count` random unit vectors in R^dim, JL dimension and a packing.
 
@@ -282,8 +268,8 @@ def jl_summary(dim: int, count: int, eps: float, seed: int = 0) -> dict:
 
 
 def run_jl(arguments: argparse.Namespace) -> str:
-    check_jl_arguments(arguments.dim, arguments.count, arguments.eps)
-    summary = jl_summary(arguments.dim, arguments.count, arguments.eps)
+    settings = jl.JLSettings(arguments.dim, arguments.count, arguments.eps)  # a bad value: ConfigError
+    summary = jl_summary(settings.dim, settings.count, settings.eps)
     if arguments.json:
         return json.dumps(summary)
     return "\n".join(f"{key:>14}  {value}" for key, value in summary.items())

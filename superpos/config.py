@@ -41,26 +41,37 @@ TRAINING_FIELDS = ("steps", "batch_size", "lr", "restarts")
 
 @dataclass(frozen=True)
 class Setting:
-    """A numeric setting's allowed values, low <= x <= high (whole numbers if `integer`), and its meaning."""
+    """A numeric setting's allowed values, low <= x <= high (low < x < high if `open`; whole numbers
+    if `integer`), and its meaning."""
 
     low: float
     high: float
     integer: bool
     help: str
+    open: bool = False
 
     @property
     def kind(self) -> str:
         return "an integer" if self.integer else "a number"
 
+    def allows(self, value: float) -> bool:
+        return self.low < value < self.high if self.open else self.low <= value <= self.high
+
     def describe(self) -> str:
-        """'an integer in [1, 1000]', as error messages and help texts say it."""
+        """'an integer in [1, 1000]', 'a number in (0, 1), ends excluded', as error messages and help
+        texts say it."""
         low, high = (f"{int(v)}" if self.integer else f"{v:g}" for v in (self.low, self.high))
-        return f"{self.kind} in [{low}, {high}]"
+        return f"{self.kind} in ({low}, {high}), ends excluded" if self.open else f"{self.kind} in [{low}, {high}]"
 
 
-def setting(default, low, high, help: str, integer: bool = False):
+def setting(default, low, high, help: str, integer: bool = False, open: bool = False):
     """A dataclass field carrying its Setting in the metadata."""
-    return field(default=default, metadata={"setting": Setting(low, high, integer, help)})
+    return field(default=default, metadata={"setting": Setting(low, high, integer, help, open)})
+
+
+def settings_of(cls) -> dict[str, Setting]:
+    """The Setting of every field of the dataclass `cls` that has one, by field name."""
+    return {spec.name: spec.metadata["setting"] for spec in dataclasses.fields(cls) if "setting" in spec.metadata}
 
 
 def structure(low, high, help: str, integer: bool = False):
@@ -151,9 +162,7 @@ class Config:
         return dataclasses.asdict(self)
 
 
-SETTINGS: dict[str, Setting] = {
-    spec.name: spec.metadata["setting"] for spec in dataclasses.fields(Config) if "setting" in spec.metadata
-}
+SETTINGS = settings_of(Config)
 LIMITS = {name: (spec.low, spec.high) for name, spec in SETTINGS.items()}
 INTEGER_FIELDS = tuple(name for name, spec in SETTINGS.items() if spec.integer)
 FLOAT_FIELDS = tuple(name for name, spec in SETTINGS.items() if not spec.integer)
@@ -175,7 +184,7 @@ def check_number(name: str, value, spec: Setting) -> None:
     wrong_type = isinstance(value, bool) or not isinstance(value, int | float)
     if wrong_type or (spec.integer and not float(value).is_integer()):
         raise ConfigError(name, f"{value!r} is not {spec.kind}; allowed {spec.describe()}")
-    if not math.isfinite(value) or not spec.low <= value <= spec.high:
+    if not math.isfinite(value) or not spec.allows(value):
         raise ConfigError(name, f"{value!r} is out of range; allowed {spec.describe()}")
 
 

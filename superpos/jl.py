@@ -15,6 +15,9 @@ Facts used here (t = cosine of two independent uniformly random unit vectors in 
 Everything is numpy, seeded and bounded: budgets below keep any call within seconds and a
 fixed memory budget (no N x N matrix beyond BLOCK_ENTRIES numbers is ever held). How many
 vectors fit with all |cos| <= eps (packings) is superpos.packing.
+
+The settings d, N and eps of the `jl` command and of the app's JL view state their default,
+range and meaning once, in JLSettings' metadata (JL_SETTINGS), as Config's do.
 """
 
 from __future__ import annotations
@@ -25,6 +28,35 @@ from dataclasses import dataclass
 import numpy as np
 
 from superpos import metrics
+from superpos.config import check_number, setting, settings_of
+
+
+@dataclass(frozen=True)
+class JLSettings:
+    """Dimension d, number of vectors N and tolerance eps, validated on construction (ConfigError).
+    The upper ends bound the work of superpos.jl and superpos.packing, with the budgets below."""
+
+    dim: int = setting(
+        20, 2, 10_000, "Dimension d of the space of the random unit vectors (a model's hidden size m).", integer=True
+    )
+    count: int = setting(
+        1000, 2, 1_000_000, "Number N of random unit vectors, or of points projected to the JL dimension.", integer=True
+    )
+    eps: float = setting(
+        0.3,
+        0.0,
+        1.0,
+        "Tolerance eps: how far from orthogonal two directions may be (|cos| <= eps), or how much a random "
+        "projection may stretch a squared distance (a factor 1 +- eps).",
+        open=True,
+    )
+
+    def __post_init__(self) -> None:
+        for name, spec in JL_SETTINGS.items():
+            check_number(name, getattr(self, name), spec)
+
+
+JL_SETTINGS = settings_of(JLSettings)
 
 # Work is counted in multiply-add equivalents: a dot product in R^d costs d, plus a fixed
 # overhead per Gram-matrix entry for the element-wise steps around it. Budgets below are

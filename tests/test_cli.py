@@ -160,21 +160,20 @@ def test_million_vector_jl_summary_is_sampled():
     assert summary["max_abs_cos"] == pytest.approx(float(jl.expected_max_abs_cos(count, dim)))
 
 
-DIM_LOW, DIM_HIGH = cli.JL_RANGES["--dim"]
-COUNT_LOW, COUNT_HIGH = cli.JL_RANGES["--count"]
+DIM, COUNT, EPS = (jl.JL_SETTINGS[name] for name in ("dim", "count", "eps"))
 
 
 @pytest.mark.parametrize(
     ("dim", "count", "eps", "named"),
     [
-        (DIM_LOW - 1, 100, 0.1, "--dim"),
-        (DIM_HIGH + 1, 100, 0.1, "--dim"),
+        (DIM.low - 1, 100, 0.1, "--dim"),
+        (DIM.high + 1, 100, 0.1, "--dim"),
         ("2.5", 100, 0.1, "--dim"),
-        (20, COUNT_LOW - 1, 0.1, "--count"),
-        (20, COUNT_HIGH + 1, 0.1, "--count"),
+        (20, COUNT.low - 1, 0.1, "--count"),
+        (20, COUNT.high + 1, 0.1, "--count"),
         (20, "nan", 0.1, "--count"),
-        (20, 100, 0, "--eps"),
-        (20, 100, 1, "--eps"),
+        (20, 100, EPS.low, "--eps"),
+        (20, 100, EPS.high, "--eps"),
         (20, 100, "nan", "--eps"),
         (20, 100, "inf", "--eps"),
     ],
@@ -187,6 +186,18 @@ def test_bad_jl_arguments_are_one_line_naming_their_flag(dim, count, eps, named,
     assert named in line
 
 
+def test_a_jl_value_out_of_range_is_told_its_range_from_the_settings(capsys):
+    assert cli.main(["jl", "--count", str(COUNT.high + 1)]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"allowed {COUNT.describe()}")
+
+
 def test_jl_accepts_the_ends_of_its_ranges():
-    cli.check_jl_arguments(DIM_LOW, COUNT_LOW, 1e-9)
-    cli.check_jl_arguments(DIM_HIGH, COUNT_HIGH, 0.999)
+    jl.JLSettings(DIM.low, COUNT.low, EPS.low + 1e-9)
+    jl.JLSettings(DIM.high, COUNT.high, EPS.high - 1e-9)
+
+
+def test_jl_help_states_each_flags_meaning_default_and_range():
+    help_text = " ".join(run("jl", "--help").stdout.split())
+    for name, spec in jl.JL_SETTINGS.items():
+        default = getattr(jl.JLSettings(), name)
+        assert f"--{name} {name.upper()} {spec.help} Default: {default:g}; allowed: {spec.describe()}." in help_text

@@ -276,3 +276,16 @@ def test_view_without_a_trained_model_says_so():
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == 4
     assert "Train a model" in at.info[0].value
+
+
+def test_view_controls_take_their_defaults_ranges_and_meanings_from_the_settings():
+    at = AppTest.from_function(view_script, args=(REPO_ROOT, False), default_timeout=60).run()
+    assert not at.exception
+    dim, count, eps = at.select_slider(key="jl_dim"), at.select_slider(key="jl_count"), at.slider(key="jl_eps")
+    defaults = jl.JLSettings()
+    assert (dim.value, count.value, eps.value) == (defaults.dim, defaults.count, defaults.eps)
+    for widget, name in ((dim, "dim"), (count, "count"), (eps, "eps")):
+        spec = jl.JL_SETTINGS[name]
+        assert widget.help.startswith(spec.help)
+        ends = [float(option) for option in widget.options] if name != "eps" else [eps.min, eps.max]
+        assert all(spec.allows(value) for value in ends), name  # every value the command line takes too

@@ -11,12 +11,16 @@ import streamlit as st
 
 from superpos import jl, packing
 from superpos.charts import jl as jl_charts
+from superpos.jl import JL_SETTINGS
 from views.controls import NumberRange, view_link_warning
 
+# The controls' values, within JL_SETTINGS' ranges (d at most 1000 here, so that a change redraws fast);
+# the defaults and meanings are JL_SETTINGS'.
 DIM_OPTIONS = (2, 3, 5, 10, 20, 50, 100, 200, 500, 1000)
-COUNT_OPTIONS = (10, 30, 100, 300, 1000, 3000, 10_000, 100_000, 1_000_000)
-EPS_RANGE = NumberRange(0.05, 0.95)
-DEFAULT_DIM, DEFAULT_COUNT, DEFAULT_EPS = 20, 1000, 0.3
+COUNT_OPTIONS = (10, 30, 100, 300, 1000, 3000, 10_000, 100_000, int(JL_SETTINGS["count"].high))
+EPS_STEP = 0.05  # the eps slider's step; its ends are one step inside eps' open range
+EPS_RANGE = NumberRange(JL_SETTINGS["eps"].low + EPS_STEP, JL_SETTINGS["eps"].high - EPS_STEP)
+DEFAULTS = jl.JLSettings()
 
 # Fixed grids of the figures that look beyond the chosen d, N or eps.
 MAX_ABS_COS_DIMS = (3, 10, 30, 100, 300, 1000)
@@ -93,30 +97,29 @@ def controls() -> tuple[int, int, float]:
     dim = left.select_slider(
         "dimension d",
         options=DIM_OPTIONS,
-        value=DEFAULT_DIM,
+        value=DEFAULTS.dim,
         key="jl_dim",
         bind="query-params",
-        help="Dimension of the space the random unit vectors live in (the model's hidden size m).",
+        help=JL_SETTINGS["dim"].help,
     )
     count = middle.select_slider(
         "number of vectors N",
         options=COUNT_OPTIONS,
-        value=DEFAULT_COUNT,
+        value=DEFAULTS.count,
         key="jl_count",
         bind="query-params",
-        help="How many random unit vectors (figures 1, 2) or points to project (figure 4). "
-        "Above a few thousand, pairwise statistics come from a random sample of the pairs.",
+        help=f"{JL_SETTINGS['count'].help} Above a few thousand, pairwise statistics come from a random sample "
+        "of the pairs.",
     )
     eps = right.slider(
         "tolerance ε",
         min_value=EPS_RANGE.low,
         max_value=EPS_RANGE.high,
-        value=DEFAULT_EPS,
-        step=0.05,
+        value=DEFAULTS.eps,
+        step=EPS_STEP,
         key="jl_eps",
         bind="query-params",
-        help="How far from orthogonal two directions may be: |cos| ≤ ε (figure 3), "
-        "or how much a projection may stretch a squared distance: 1 ± ε (figure 4).",
+        help=JL_SETTINGS["eps"].help,
     )
     return dim, count, eps
 
