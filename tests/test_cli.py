@@ -10,7 +10,7 @@ import pytest
 
 import superpos
 from superpos import cli, jl, metrics
-from superpos.train import TrainingDiverged
+from superpos.train import TrainingDiverged, train_instances
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_FIELDS = {
@@ -98,14 +98,23 @@ def test_bad_input_exits_2_with_one_line(arguments, named):
 
 
 def test_a_diverged_training_is_one_line_and_status_2(monkeypatch, capsys):
-    def diverge(*arguments, **keywords):
-        raise TrainingDiverged(7)
+    """A training that really diverges. Config refuses a rate that high (lr <= 1, at which no
+    training diverges: tests/test_training.py), so the command's trainer is given one of 1e30."""
+    raised = []
 
-    monkeypatch.setattr(cli, "train", diverge)
+    def diverging(config, max_seconds):
+        probability, importance = config.probabilities()[None], config.importances()[None]
+        try:
+            return train_instances(config.model, config.n_hidden, probability, importance, steps=40, lr=1e30)
+        except TrainingDiverged as error:
+            raised.append(error)
+            raise
+
+    monkeypatch.setattr(cli, "train", diverging)
     assert cli.main(["train", "--json"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.strip().splitlines() == [f"superpos: error: {TrainingDiverged(7)}"]
+    assert captured.err.strip().splitlines() == [f"superpos: error: {raised[0]}"]
 
 
 def test_a_setting_out_of_range_names_its_flag(capsys):

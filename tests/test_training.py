@@ -187,3 +187,20 @@ def test_learning_rate_warms_up_then_decays():
     assert rates[0] < rates[49] == pytest.approx(0.1)
     assert rates[-1] < 1e-3
     assert np.all(np.diff(rates[50:]) <= 0)
+
+
+@pytest.mark.parametrize("model", superpos.config.MODEL_KINDS)
+def test_a_training_that_really_diverges_stops_with_the_divergence_error(model):
+    """A real divergence, not rigged inputs. Adam moves each weight by about the rate per step, so
+    at Config's highest rate (lr = 1) the weights stay far from float32's range: no training in
+    Config's limits diverges (checked below on the same model). So this calls the engine below
+    Config's validation (train_instances takes any rate) with a peak rate of 1e30: after one step
+    the weights are about 1e29, W^T W x overflows float32 and the loss is no longer finite."""
+    probability, importance = np.full((1, 5), 0.1), np.ones((1, 5))
+    settings = {"steps": 40, "restarts": 1, "max_seconds": None}
+    with pytest.raises(superpos.TrainingDiverged) as caught:
+        train_instances(model, 2, probability, importance, lr=1e30, **settings)
+    assert caught.value.step > 0 and "lower lr" in str(caught.value)
+    highest = superpos.config.SETTINGS["lr"].high
+    result = train_instances(model, 2, probability, importance, lr=highest, **settings)
+    assert np.isfinite(result.loss_history).all() and np.isfinite(result.weights).all()
