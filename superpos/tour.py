@@ -483,7 +483,8 @@ def differs_verdict(engine, step: Step) -> Verdict:
 
 
 def differs_figure(engine, step: Step) -> alt.TopLevelMixin:
-    return structured_charts.differs_chart(engine.differs_sweep(step.config, DIFFERS_IMPORTANCE), 1.0)
+    # In a concatenation, as its view draws it: alone, its wide legend squeezes the plot to nothing.
+    return alt.vconcat(structured_charts.differs_chart(engine.differs_sweep(step.config, DIFFERS_IMPORTANCE), 1.0))
 
 
 # --- 13. Learning dynamics ----------------------------------------------------------------------

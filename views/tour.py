@@ -39,8 +39,8 @@ def render(config: Config) -> None:
         st.button("Next →", on_click=move, args=(1,), disabled=number == len(STEPS), key="tour_next")
     number = number or 1  # a link's empty ?step= clears the control (view_link_warning names it)
     step = STEPS[number - 1]
-    charts, text = st.columns(CHART_TEXT_COLUMNS, gap="medium")
-    with charts:
+    claim, text = st.columns(CHART_TEXT_COLUMNS, gap="medium")
+    with claim:
         st.subheader(f"{number}. {step.title}")
         st.markdown(f"**The paper** (*{step.section}*): {step.claim}")
         st.link_button(f"Open in {step.view}, with these settings", step.link, icon=":material/open_in_new:")
@@ -49,7 +49,6 @@ def render(config: Config) -> None:
             st.success(f"**This training agrees ✓** {verdict.sentence}", icon=":material/check_circle:")
         else:
             st.warning(f"**This training differs ✗** {verdict.sentence}", icon=":material/error:")
-        st.altair_chart(step.chart(engine), width="content")
     text.markdown(
         "**The tour**: the results of Elhage et al. (2022) that superpos reproduces, each checked on a model "
         "trained live. The link opens the step's view with the exact settings in a new tab; here the sidebar "
@@ -59,3 +58,5 @@ def render(config: Config) -> None:
             for index, other in enumerate(STEPS, 1)
         )
     )
+    # Below, the page's width: some views draw this chart wider than a column.
+    st.altair_chart(step.chart(engine), width="content")
