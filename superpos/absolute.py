@@ -29,6 +29,11 @@ LR_FLOOR = 0.25  # the sparsest models' rate, as a fraction of PEAK_LR
 SMALL_SIZE = 400  # n m at most this: a small model, many restarts and few steps
 SMALL_STEPS, LARGE_STEPS = 600, 1500
 SMALL_RESTARTS, LARGE_RESTARTS = 8, 3
+# A long warm-up: the rate rises over 40% of the steps, not 5%. Early large steps commit neurons
+# to features before the important ones have claimed theirs; at n = 100, m = 40 and the same cost
+# the loss at 1 - S = 0.3, 0.1, 0.03 fell from 1.04x, 2.0x, 4.1x ARENA's recipe to 0.87x, 1.15x,
+# 2.1x (3 seeds; 30% and 60% were worse), and n = 3, m = 6 is unchanged.
+WARMUP = 0.4
 
 
 def schedule_rule(n_features: int, n_hidden: int, p_given_active: np.ndarray) -> dict:
@@ -36,7 +41,8 @@ def schedule_rule(n_features: int, n_hidden: int, p_given_active: np.ndarray) ->
 
     p_given_active: per model, the smallest P(x_i != 0 | x != 0). lr_i = PEAK_LR x
     clip(sqrt(p_i / DENSE_P), LR_FLOOR, 1); batch 256; small models (n m <= SMALL_SIZE)
-    SMALL_STEPS steps with SMALL_RESTARTS restarts, larger ones LARGE_STEPS with LARGE_RESTARTS.
+    SMALL_STEPS steps with SMALL_RESTARTS restarts, larger ones LARGE_STEPS with LARGE_RESTARTS;
+    the rate warms up over WARMUP of the steps.
     """
     lr = PEAK_LR * np.clip(np.sqrt(np.asarray(p_given_active) / DENSE_P), LR_FLOOR, 1.0)
     small = n_features * n_hidden <= SMALL_SIZE
@@ -45,6 +51,7 @@ def schedule_rule(n_features: int, n_hidden: int, p_given_active: np.ndarray) ->
         "batch_size": 256,
         "lr": tuple(lr.tolist()),
         "restarts": SMALL_RESTARTS if small else LARGE_RESTARTS,
+        "warmup": WARMUP,
     }
 
 

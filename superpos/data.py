@@ -138,11 +138,20 @@ def zero_input_probability(probability: torch.Tensor, sets: FeatureSets | None =
     return torch.prod(1.0 - probability, dim=-1)
 
 
+# Below this P(x = 0), for every instance, a plain draw with its few all-zero columns redrawn is
+# cheaper than drawing every column given x != 0 (0.7-0.9x the time at n = 100 ... 1000, p <= 0.1);
+# above it the redraws cost more than they save (2x at P(x = 0) = 0.1 ... 0.8).
+REDRAW_BELOW = 0.02
+
+
 class NonzeroSampler:
     """Draws x conditioned on at least one active feature, exactly.
 
     The first active feature k has P(k | x != 0) = p_k prod_{j<k} (1 - p_j) / (1 - P(x = 0));
-    given k, features before it are 0, feature k is U[0, 1] and later ones are drawn as usual.
+    given k, features before it are 0, feature k is U[0, 1] and later ones are drawn as usual
+    (`given_active`). When P(x = 0) is small (many features), a plain draw is cheaper: its columns
+    with an active feature are already distributed as x given x != 0, and the rare all-zero
+    columns are replaced by draws of given_active (rejection with an exact redraw).
     With sparse features most plain samples are all zero and teach only the bias, whose loss
     has a closed form, so the trainer spends its whole batch on informative inputs.
     With `sets`, the same runs over groups ("feature" k is group k, p_k its q_k) and
@@ -153,6 +162,8 @@ class NonzeroSampler:
         self.sets = None if sets is None or sets.independent else sets
         if self.sets is not None:
             probability = self.sets.group_probability(probability)
+        self.probability = probability
+        self.redraw = bool(zero_input_probability(probability).max() < REDRAW_BELOW)
         instances, n_features = probability.shape
         survive = torch.cumprod(1.0 - probability, dim=-1)
         none_before = torch.cat([torch.ones_like(survive[:, :1]), survive[:, :-1]], dim=-1)
@@ -169,10 +180,24 @@ class NonzeroSampler:
         self.inverse_threshold = 1.0 / threshold.clamp_min(TINY)
 
     def __call__(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        if self.redraw:
+            x = sample_features(self.probability, batch_size, generator)
+            empty = x.amax(dim=1) == 0  # (instances, batch)
+            if empty.any():
+                # The j-th empty column of an instance takes column j of a fresh draw given x != 0.
+                instance, column = empty.nonzero(as_tuple=True)
+                before = torch.cumsum(empty.sum(dim=1), dim=0) - empty.sum(dim=1)
+                redrawn = self.given_active(int(empty.sum(dim=1).max()), generator)
+                x[instance, :, column] = redrawn[instance, :, torch.arange(len(instance)) - before[instance]]
+        else:
+            x = self.given_active(batch_size, generator)
+        return x if self.sets is None else self.sets.spread(x, generator)
+
+    def given_active(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        """x given x != 0, (instances, n, batch): k from its inverse CDF, then the thresholds above."""
         instances, n_features = self.cumulative.shape
         target = torch.rand(instances, batch_size, generator=generator)
         first = torch.searchsorted(self.cumulative, target).clamp_max_(n_features - 1)
         scale = self.inverse_threshold.gather(2, first[:, None, :].expand(instances, n_features, batch_size))
         scaled = torch.rand(instances, n_features, batch_size, generator=generator).mul_(scale)
-        x = keep_where_positive(scaled, 1.0 - scaled)
-        return x if self.sets is None else self.sets.spread(x, generator)
+        return keep_where_positive(scaled, 1.0 - scaled)

@@ -36,6 +36,8 @@ from superpos.config import SETTINGS, ConfigError
 # Restarts train side by side for this fraction of the steps, then only the best run of each
 # model goes on (superpos.train), so they cost far less than `restarts` full trainings.
 PRUNE_FRACTION = 0.2
+# The learning rate rises linearly over this fraction of the steps, then decays as a cosine.
+WARMUP_FRACTION = 0.05
 MIN_STEPS = int(SETTINGS["steps"].low)
 LR_MAX = 0.15
 LR_SCALE = 0.25
@@ -68,17 +70,25 @@ START_SECONDS = 0.0273
 @dataclass(frozen=True)
 class Schedule:
     """How one batch of models trains: `restarts` runs per model for PRUNE_FRACTION of the steps,
-    then each model's best run for the rest; Adam with warm-up and cosine decay from each model's
-    peak rate `lr` (the automatic rate depends on the model's sparsity)."""
+    then each model's best run for the rest; Adam with warm-up over the fraction `warmup` of the
+    steps and cosine decay from each model's peak rate `lr` (the automatic rate depends on the
+    model's sparsity)."""
 
     steps: int
     batch_size: int
     lr: tuple[float, ...]  # one peak rate per model (instance)
     restarts: int
+    warmup: float = WARMUP_FRACTION
 
     def of_model(self, index: int) -> dict:
         """Model `index`'s schedule as plain values, with its own peak rate."""
-        return {"steps": self.steps, "batch_size": self.batch_size, "lr": self.lr[index], "restarts": self.restarts}
+        return {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "lr": self.lr[index],
+            "restarts": self.restarts,
+            "warmup": self.warmup,
+        }
 
 
 def effective_probability(probability: np.ndarray) -> np.ndarray:

@@ -29,7 +29,15 @@ from superpos.config import Config
 from superpos.data import FeatureSets, NonzeroSampler, keep_where_positive, zero_input_probability
 from superpos.evaluate import heldout_loss
 from superpos.models import forward_parts, weighted_squared_error
-from superpos.schedule import MAX_SECONDS, PRUNE_FRACTION, Schedule, automatic_schedule, check_time, resolve
+from superpos.schedule import (
+    MAX_SECONDS,
+    PRUNE_FRACTION,
+    WARMUP_FRACTION,
+    Schedule,
+    automatic_schedule,
+    check_time,
+    resolve,
+)
 from superpos.schedule import budget as schedule_budget
 
 # One CPU thread per training: on a shared 2-core machine it is steadier than two, and several
@@ -38,7 +46,6 @@ from superpos.schedule import budget as schedule_budget
 TRAIN_THREADS = 1
 SNAPSHOTS = 40
 LOSS_POINTS = 100
-WARMUP_FRACTION = 0.05
 # Selection sample: up to 2048 inputs per run (drawn given x != 0, so all informative), within a
 # budget of feature values. The restarts' losses differ by far more than its noise.
 SELECTION_SAMPLES = 2048
@@ -124,9 +131,10 @@ def importance_profile(n_features: int, decay: float) -> np.ndarray:
     return decay ** np.arange(n_features, dtype=np.float64)
 
 
-def learning_rate(step: int, steps: int, peak: float) -> float:
-    """Linear warm-up over the first 5% of steps, then cosine decay to 0."""
-    warmup = max(1, int(WARMUP_FRACTION * steps))
+def learning_rate(step: int, steps: int, peak: float, warmup_fraction: float = WARMUP_FRACTION) -> float:
+    """Linear warm-up over the first `warmup_fraction` of the steps (5% unless the schedule says
+    otherwise), then cosine decay to 0."""
+    warmup = max(1, int(warmup_fraction * steps))
     if step < warmup:
         return peak * (step + 1) / warmup
     progress = (step - warmup) / max(1, steps - warmup)
@@ -171,27 +179,31 @@ class ExpectedLoss:
         n_features = importance.shape[1]
         self.model, self.importance, self.zero_share = model, importance, zero_share
         # Constant factors of the gradients, computed once: dLoss/dx'_i of one sample is
-        # 2 I_i (1 - P0) (x'_i - x_i) / (batch n); dLoss/db_i of the zero term 2 I_i P0 f(b_i) / n.
-        self.output_scale = ((2.0 / (batch_size * n_features)) * importance * (1.0 - zero_share)[:, None])[:, :, None]
+        # s_i (x'_i - x_i) with s_i = 2 I_i (1 - P0) / (batch n); dLoss/db_i of the zero term 2 I_i P0 f(b_i) / n.
+        self.output_scale = (2.0 / (batch_size * n_features)) * importance * (1.0 - zero_share)[:, None]
         self.zero_scale = (2.0 / n_features) * importance * zero_share[:, None]
 
     def gradients(self, weights, bias, x, weight_grad, bias_grad) -> torch.Tensor:
         """Write dW and db of the batch into the given tensors; return out = W^T h + b.
 
-        With g = dLoss/d(out): dW = h g^T + (W g * dh/dpre) x^T, db = sum_batch g + zero term.
+        With e = (out - x) where the output ReLU passes (everywhere for linear) and g = s e
+        = dLoss/d(out): dW = h g^T + (W g * dh/dpre) x^T, db = sum_batch g + zero term. The
+        per-feature s multiplies the small (m, n) factors, W s and h e^T, not the batch-sized e.
         """
         pre_activation, hidden, out = forward_parts(self.model, weights, bias, x)
-        output_grad = (out - x).mul_(self.output_scale)
+        error = torch.sub(out, x)
         if self.model != "linear":  # ReLU(out) passes no gradient where out <= 0
-            output_grad = keep_where_positive(output_grad, out)
-        hidden_grad = torch.bmm(weights, output_grad)
+            error = keep_where_positive(error, out)
+        scale = self.output_scale[:, None, :]  # (instances, 1, n): scales W's and dW's columns
+        hidden_grad = torch.bmm(weights * scale, error)
         if self.model == "neuron":
             hidden_grad = keep_where_positive(hidden_grad, pre_activation)
-        torch.bmm(hidden, output_grad.transpose(1, 2), out=weight_grad)
+        torch.bmm(hidden, error.transpose(1, 2), out=weight_grad)
+        weight_grad.mul_(scale)
         # Not baddbmm_: into this strided view it loops over instances, several times slower.
         weight_grad.add_(torch.bmm(hidden_grad, x.transpose(1, 2)))
         bias_value = bias if self.model == "linear" else torch.relu(bias)
-        torch.addcmul(output_grad.sum(dim=2), self.zero_scale, bias_value, out=bias_grad)
+        torch.addcmul(error.sum(dim=2).mul_(self.output_scale), self.zero_scale, bias_value, out=bias_grad)
         return out
 
     def __call__(self, x, out, bias) -> torch.Tensor:
@@ -336,7 +348,7 @@ def train_instances(
                 losses.append(runs.loss(x, out, runs.bias))
                 if not torch.isfinite(losses[-1]).all():
                     raise TrainingDiverged(step)
-            rate = learning_rate(step, steps, 1.0)
+            rate = learning_rate(step, steps, 1.0, schedule.warmup)
             adam_step(runs.parameters, runs.grad, *runs.moments, step, rate, runs.peak_lr)
 
             if progress is not None and step % 50 == 0:

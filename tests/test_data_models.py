@@ -41,6 +41,42 @@ def test_nonzero_sampler_is_the_conditional_distribution():
     assert abs(values.mean().item() - 0.5) < 0.01
 
 
+def test_the_plain_draw_keeps_its_nonzero_columns_and_redraws_the_empty_ones_given_active():
+    # Two instances with P(x = 0) = 0.9^40 ~ 1.5% and 0.95^80 ~ 1.7%: the redrawing path.
+    first_half = torch.full((1, 80), 0.1).index_fill(1, torch.arange(40, 80), 1e-9)
+    probability = torch.cat([first_half, torch.full((1, 80), 0.05)])
+    sampler = NonzeroSampler(probability)
+    assert sampler.redraw
+    batch = 4000
+    plain = sample_features(probability, batch, torch.Generator().manual_seed(3))
+    empty = plain.amax(dim=1) == 0
+    assert empty.sum(dim=1).min() > 10, "the test needs empty columns in both instances"
+    # Redrawn column j of instance i holds j + 1 in every feature, so its placement shows.
+    sampler.given_active = lambda count, generator: torch.arange(1.0, count + 1).expand(2, 80, count).clone()
+    x = sampler(batch, torch.Generator().manual_seed(3))
+    for instance in range(2):
+        torch.testing.assert_close(x[instance][:, ~empty[instance]], plain[instance][:, ~empty[instance]])
+        redrawn = x[instance][:, empty[instance]]
+        expected = torch.arange(1.0, int(empty[instance].sum()) + 1).expand(80, -1)
+        torch.testing.assert_close(redrawn, expected)
+
+
+def test_both_ways_of_drawing_given_x_nonzero_agree():
+    probability = torch.full((1, 40), 0.1)  # P(x = 0) = 1.5%: redrawn; the same drawn directly
+    redrawing, direct = NonzeroSampler(probability), NonzeroSampler(probability)
+    direct.redraw = False
+    assert redrawing.redraw
+    first = [
+        (sampler(100_000, torch.Generator().manual_seed(5))[0] > 0).float().argmax(dim=0)
+        for sampler in (redrawing, direct)
+    ]
+    # P(first active feature = k | x != 0) = 0.1 x 0.9^k / (1 - 0.9^40)
+    expected = 0.1 * 0.9 ** np.arange(40) / (1 - 0.9**40)
+    for draws in first:
+        observed = np.bincount(draws.numpy(), minlength=40) / len(draws)
+        np.testing.assert_allclose(observed, expected, atol=0.004)
+
+
 def test_zero_input_probability():
     probability = torch.tensor([[0.5, 0.5], [0.1, 1.0]])
     np.testing.assert_allclose(zero_input_probability(probability).numpy(), [0.25, 0.0], atol=1e-7)
