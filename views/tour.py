@@ -52,8 +52,11 @@ def render(config: Config) -> None:
     text.markdown(
         "**The tour**: the results of Elhage et al. (2022) that superpos reproduces, each checked on a model "
         "trained live. The link opens the step's view with the exact settings in a new tab; here the sidebar "
-        "plays no part, each step has its own settings.\n\n"
-        + "\n".join(
+        "plays no part, each step has its own settings."
+    )
+    # In a popover, so that the chart below follows the check rather than the list.
+    text.popover(f"All {len(STEPS)} steps").markdown(
+        "\n".join(
             f"{index}. {'**' + other.title + '**' if index == number else other.title}"
             for index, other in enumerate(STEPS, 1)
         )
