@@ -13,7 +13,10 @@ counts and restarts, and fits, by least squares on relative error, the non-negat
 written to benchmarks/calibration.json with the date and the commit; the constants are copied by
 hand into superpos/schedule.py. It times CPU seconds by default, which on one thread match the wall
 time of a quiet machine and change far less on a busy one; on a quiet machine --wall times wall
-seconds. The work limit should predict within 30%.
+seconds. The fit runs every training on one thread (schedule.TRAIN_WORKERS = 1); then, with --wall,
+the settings that train on several threads (schedule.workers) run again as they do in use, and
+their wall seconds check the prediction for a chunk per thread. The work limit should predict
+within 30%.
 """
 
 from __future__ import annotations
@@ -124,6 +127,18 @@ def predicted(point) -> float:
     return schedule.predicted_seconds(n_features, n_hidden, instances, plan)
 
 
+def check_threads() -> None:
+    """The settings that train a chunk per thread, timed as they run in use, against the prediction."""
+    for point in DESIGN:
+        n_features, n_hidden, instances, batch_size, restarts, steps = point
+        plan = schedule.Schedule(steps, batch_size, (0.01,) * instances, restarts)
+        count = schedule.workers(n_features, n_hidden, instances, plan)
+        if count > 1:
+            seconds = measure(*point)
+            ratio = predicted(point) / seconds
+            print(f"{point} on {count} threads: {seconds:.3f} s, prediction / measurement {ratio:.2f}")
+
+
 def spread(ratios: np.ndarray) -> str:
     return f"prediction / measurement from {ratios.min():.2f} to {ratios.max():.2f}"
 
@@ -136,6 +151,7 @@ def main() -> None:
     global MEASURE
     MEASURE = "wall" if arguments.wall else "cpu"
     torch.set_num_threads(TRAIN_THREADS)
+    threads_in_use, schedule.TRAIN_WORKERS = schedule.TRAIN_WORKERS, 1  # the fit: one thread
     train_instances("relu", 2, np.full((1, 5), 0.1), np.ones((1, 5)), 50, 64, 0.01, 0, max_seconds=None)  # warm-up
     rows = []
     for point in DESIGN:
@@ -145,6 +161,9 @@ def main() -> None:
     measured = np.array([row["seconds"] for row in rows])
     current = np.array([predicted(row["point"]) for row in rows])
     print(f"\ntoday's constants: {spread(current / measured)}")
+    schedule.TRAIN_WORKERS = threads_in_use
+    if arguments.wall:
+        check_threads()
     if arguments.check:
         return
     design = np.array([features(*row["point"]) for row in rows])

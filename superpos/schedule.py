@@ -26,6 +26,7 @@ converged (superpos.train).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,11 @@ SMALL_MODEL = 400  # n m up to this: several restarts (and the neuron model's fu
 P_SPARSE = 0.1  # below this feature probability the peak rate falls (as p^0.25, to half at most)
 MAX_SECONDS = 10.0  # the work limit: predicted seconds of training one model, on one thread
 BATCH_FACTOR = 2.0  # a batch of several models (a sweep) may take this many times MAX_SECONDS
+# A long training of several models uses up to TRAIN_WORKERS threads, one chunk of instances each:
+# a second core nearly halves a sweep at n = 1000; below PARALLEL_SECONDS of one thread's work it gives nothing.
+TRAIN_WORKERS = 2
+PARALLEL_SECONDS = 1.0
+LONG_TRAINING_STEPS = 10**6  # surely past PARALLEL_SECONDS: where max_steps reads a long training's cost per step
 
 # predicted_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP)
 #                     + instances x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START.
@@ -175,21 +181,45 @@ def runs_per_step(instances: int, restarts: int) -> float:
     return instances * (1.0 + (restarts - 1) * PRUNE_FRACTION)
 
 
-def predicted_seconds(n_features: int, n_hidden: int, instances: int, schedule: Schedule) -> float:
-    """Seconds one training takes on one thread (the calibrated model above)."""
+def training_seconds(n_features: int, n_hidden: int, instances: int, schedule: Schedule) -> float:
+    """Seconds the training steps of `instances` models take on one thread (the calibrated model above)."""
     runs = runs_per_step(instances, schedule.restarts)
     values = schedule.batch_size * n_features
     per_run = values * (PRODUCT_SECONDS * n_hidden + VALUE_SECONDS) + RUN_SECONDS
-    training = schedule.steps * (runs * per_run + STEP_SECONDS)
+    return schedule.steps * (runs * per_run + STEP_SECONDS)
+
+
+def workers(n_features: int, n_hidden: int, instances: int, schedule: Schedule) -> int:
+    """Threads a training uses: up to TRAIN_WORKERS, each training one chunk of the instances
+    (superpos.train), when one thread would take PARALLEL_SECONDS or more; below that, the
+    threads' small steps wait on Python's lock more than a second core gives."""
+    alone = training_seconds(n_features, n_hidden, instances, schedule)
+    return min(TRAIN_WORKERS, instances) if alone >= PARALLEL_SECONDS else 1
+
+
+def predicted_seconds(n_features: int, n_hidden: int, instances: int, schedule: Schedule) -> float:
+    """Seconds one training takes: its largest chunk's steps on their thread, then the held-out
+    evaluation of every model and the fixed start (the calibrated model above)."""
+    largest_chunk = math.ceil(instances / workers(n_features, n_hidden, instances, schedule))
+    training = training_seconds(n_features, n_hidden, largest_chunk, schedule)
     evaluation = instances * n_features * (EVALUATE_PRODUCT_SECONDS * n_hidden + EVALUATE_VALUE_SECONDS)
     return training + evaluation + START_SECONDS
 
 
 def max_steps(n_features: int, n_hidden: int, instances: int, schedule: Schedule, max_seconds: float) -> int:
-    """The most steps that fit in `max_seconds` with this batch, restarts and size."""
-    fixed = predicted_seconds(n_features, n_hidden, instances, dataclasses.replace(schedule, steps=0))
-    per_step = predicted_seconds(n_features, n_hidden, instances, dataclasses.replace(schedule, steps=1)) - fixed
-    return max(0, int((max_seconds - fixed) // per_step))
+    """The most steps that fit in `max_seconds` with this batch, restarts and size.
+
+    The prediction is linear in the steps on either side of the switch to several threads
+    (workers): try the slope of a long training first, then a short one's."""
+    predicted = lambda steps: predicted_seconds(  # noqa: E731
+        n_features, n_hidden, instances, dataclasses.replace(schedule, steps=steps)
+    )
+    fixed = predicted(0)
+    for probe in (LONG_TRAINING_STEPS, 1):
+        most = max(0, int((max_seconds - fixed) // ((predicted(probe) - fixed) / probe)))
+        if predicted(most) <= max_seconds:
+            break
+    return most
 
 
 class WorkLimitError(ConfigError):

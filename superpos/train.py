@@ -19,6 +19,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,7 @@ from superpos.schedule import (
     automatic_schedule,
     check_time,
     resolve,
+    workers,
 )
 from superpos.schedule import budget as schedule_budget
 
@@ -44,6 +46,7 @@ from superpos.schedule import budget as schedule_budget
 # trainings (app sessions) run side by side. torch's setting is process-wide, so the app and the
 # command line set it once when they start (torch.set_num_threads), never around a training.
 TRAIN_THREADS = 1
+PROGRESS_SECONDS = 0.1  # how often the progress bar hears from a training
 SNAPSHOTS = 40
 LOSS_POINTS = 100
 # Selection sample: up to 2048 inputs per run (drawn given x != 0, so all informative), within a
@@ -255,6 +258,100 @@ class Runs:
         return self.loss(x, out, self.bias)
 
 
+@dataclass
+class Trained:
+    """What training one chunk of instances leaves (torch tensors, instances first), and how far it got."""
+
+    weights: torch.Tensor | None = None
+    bias: torch.Tensor | None = None
+    loss_history: torch.Tensor | None = None
+    snapshots: torch.Tensor | None = None  # (frames, instances, rows, n)
+    selection_history: torch.Tensor | None = None
+    warm_start_won: np.ndarray | None = None
+    done: float = 0.0  # fraction of the steps, for the progress bar
+
+
+@torch.no_grad()  # grad mode is per thread, and this runs on the training's own threads
+def train_runs(
+    model: str,
+    n_hidden: int,
+    probability: np.ndarray,
+    importance: np.ndarray,
+    schedule: Schedule,
+    seed: int,
+    start: tuple[np.ndarray, np.ndarray] | None,
+    sets: FeatureSets | None,
+    trained: Trained,
+) -> None:
+    """Train one toy model per row of `probability` / `importance` with `schedule`, into `trained`.
+
+    W starts normal with initial_std (small), b = 0. Each instance starts `restarts` times; after
+    PRUNE_FRACTION of the steps, when the geometry has formed, only its best run goes on (judged
+    on a selection sample), so restarts cost little. With `start`, restart 0 of each instance
+    starts there (train_instances).
+    """
+    instances, n_features = probability.shape
+    steps, batch_size, restarts = schedule.steps, schedule.batch_size, schedule.restarts
+    generator = torch.Generator().manual_seed(seed)
+    if model == "abs":
+        parameters = absolute.initial_parameters(instances * restarts, n_hidden, n_features, generator)
+    else:
+        std = initial_std(n_features, n_hidden)
+        parameters = torch.zeros(instances * restarts, n_hidden + 1, n_features)
+        parameters[:, :n_hidden] = torch.randn(instances * restarts, n_hidden, n_features, generator=generator) * std
+    if start is not None:  # run i is restart 0 of instance i
+        parameters[:instances, :n_hidden] = torch.as_tensor(np.asarray(start[0]), dtype=torch.float32)
+        parameters[:instances, n_hidden] = torch.as_tensor(np.asarray(start[1]), dtype=torch.float32)
+    moments = (torch.zeros_like(parameters), torch.zeros_like(parameters))
+    tile = lambda array: torch.tensor(np.tile(array, (restarts, 1)), dtype=torch.float32)  # noqa: E731
+    peak_lr = tile(np.asarray(schedule.lr)[:, None])[:, :, None]  # (runs, 1, 1)
+    runs = Runs(model, parameters, moments, tile(probability), tile(importance), peak_lr, batch_size, sets)
+
+    prune_step = int(PRUNE_FRACTION * steps) if restarts > 1 else -1
+    snapshot_at = set(spaced_steps(steps, SNAPSHOTS).tolist())
+    loss_at = set(loss_steps(steps).tolist())
+    selection_at = convergence_steps(steps)
+    snapshots, losses, selections = [], [], []
+    for step in range(steps):
+        if step == prune_step:
+            # Run r * instances + i is restart r of instance i: keep each instance's best.
+            selection = runs.selection_loss(seed + 1).view(restarts, instances)
+            winner = selection.argmin(dim=0)
+            trained.warm_start_won = (winner == 0).numpy() if start is not None else None
+            best = winner * instances + torch.arange(instances)
+            runs = runs.select(best)
+            snapshots, losses = [s[best] for s in snapshots], [v[best] for v in losses]
+        if step in snapshot_at:
+            snapshots.append(runs.weights.clone())
+        if step in selection_at:
+            selections.append(runs.selection_loss(seed + 1))
+        x = runs.sample(batch_size, generator)
+        out = runs.loss.gradients(runs.weights, runs.bias, x, runs.weight_grad, runs.bias_grad)
+        if step in loss_at:
+            losses.append(runs.loss(x, out, runs.bias))
+            if not torch.isfinite(losses[-1]).all():
+                raise TrainingDiverged(step)
+        rate = learning_rate(step, steps, 1.0, schedule.warmup)
+        adam_step(runs.parameters, runs.grad, *runs.moments, step, rate, runs.peak_lr)
+        trained.done = (step + 1) / steps
+    snapshots.append(runs.weights.clone())  # spaced_steps ends at `steps`: the final W
+    selections.append(runs.selection_loss(seed + 1))  # convergence_steps ends at `steps` too
+    trained.weights, trained.bias = runs.weights.clone(), runs.bias.clone()
+    trained.loss_history, trained.snapshots = torch.stack(losses, dim=1), torch.stack(snapshots)
+    trained.selection_history = torch.stack(selections, dim=1)
+
+
+def loss_steps(steps: int) -> np.ndarray:
+    """The steps whose batch loss is recorded: up to LOSS_POINTS, evenly spread."""
+    return np.unique(np.linspace(0, steps - 1, min(LOSS_POINTS, steps)).astype(int))
+
+
+def chunks(instances: int, count: int) -> list[slice]:
+    """Instances split into `count` contiguous chunks of nearly equal size (superpos.schedule.workers)."""
+    bounds = np.linspace(0, instances, count + 1).round().astype(int)
+    return [slice(low, high) for low, high in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def train_instances(
     model: str,
     n_hidden: int,
@@ -272,10 +369,10 @@ def train_instances(
 ) -> TrainResult:
     """Train one toy model per row of `probability` / `importance` (instances, n), together.
 
-    W starts normal with initial_std (small), b = 0. Each instance starts `restarts`
-    times; after PRUNE_FRACTION of the steps, when the geometry has formed, only its best run
-    goes on, so restarts cost little. `progress`, if given, is called with the fraction done.
-    steps, batch_size, lr and restarts left at None follow superpos.schedule's rule. A training
+    steps, batch_size, lr and restarts left at None follow superpos.schedule's rule. A long
+    training of several models is split into chunks of instances (superpos.schedule.workers), trained side by
+    side on threads (torch releases Python's lock inside its kernels), each with its own random
+    stream (seed + chunk). `progress`, if given, is called with the fraction done. A training
     predicted to take longer than `max_seconds` raises WorkLimitError (None: no limit).
     `start` = (W (instances, m, n), b (instances, n)), if given, is a warm start: each instance's
     first run starts there, the others cold (at least one), and the best is kept as usual, so a
@@ -303,87 +400,59 @@ def train_instances(
     budget = schedule_budget(schedule, automatic_schedule(model, n_features, n_hidden, probability))
     if start is not None and schedule.restarts == 1:  # a cold run competes with the warm one
         schedule = dataclasses.replace(schedule, restarts=2)
-    steps, batch_size, lr, restarts = schedule.steps, schedule.batch_size, schedule.lr, schedule.restarts
-    with torch.no_grad():
-        generator = torch.Generator().manual_seed(seed)
-        if model == "abs":
-            parameters = absolute.initial_parameters(instances * restarts, n_hidden, n_features, generator)
-        else:
-            std = initial_std(n_features, n_hidden)
-            parameters = torch.zeros(instances * restarts, n_hidden + 1, n_features)
-            parameters[:, :n_hidden] = (
-                torch.randn(instances * restarts, n_hidden, n_features, generator=generator) * std
+    parts = chunks(instances, workers(n_features, n_hidden, instances, schedule))
+    trained = [Trained() for _ in parts]
+    with torch.no_grad(), ThreadPoolExecutor(len(parts)) as pool:
+        futures = [
+            pool.submit(
+                train_runs,
+                model,
+                n_hidden,
+                probability[part],
+                importance[part],
+                dataclasses.replace(schedule, lr=schedule.lr[part]),
+                seed + index,
+                None if start is None else (np.asarray(start[0])[part], np.asarray(start[1])[part]),
+                sets,
+                chunk,
             )
-        if start is not None:  # run i is restart 0 of instance i
-            parameters[:instances, :n_hidden] = torch.as_tensor(np.asarray(start[0]), dtype=torch.float32)
-            parameters[:instances, n_hidden] = torch.as_tensor(np.asarray(start[1]), dtype=torch.float32)
-        moments = (torch.zeros_like(parameters), torch.zeros_like(parameters))
-        tile = lambda array: torch.tensor(np.tile(array, (restarts, 1)), dtype=torch.float32)  # noqa: E731
-        peak_lr = tile(np.asarray(lr)[:, None])[:, :, None]  # (runs, 1, 1)
-        runs = Runs(model, parameters, moments, tile(probability), tile(importance), peak_lr, batch_size, sets)
-
-        prune_step = int(PRUNE_FRACTION * steps) if restarts > 1 else -1
-        warm_start_won = None
-        snapshot_steps = spaced_steps(steps, SNAPSHOTS)
-        loss_steps = np.unique(np.linspace(0, steps - 1, min(LOSS_POINTS, steps)).astype(int))
-        snapshot_at, loss_at = set(snapshot_steps.tolist()), set(loss_steps.tolist())
-        selection_steps = convergence_steps(steps)
-        snapshots, losses, selections = [], [], []
-        for step in range(steps):
-            if step == prune_step:
-                # Run r * instances + i is restart r of instance i: keep each instance's best.
-                selection = runs.selection_loss(seed + 1).view(restarts, instances)
-                winner = selection.argmin(dim=0)
-                warm_start_won = (winner == 0).numpy() if start is not None else None
-                best = winner * instances + torch.arange(instances)
-                runs = runs.select(best)
-                snapshots, losses = [s[best] for s in snapshots], [v[best] for v in losses]
-            if step in snapshot_at:
-                snapshots.append(runs.weights.clone())
-            if step in selection_steps:
-                selections.append(runs.selection_loss(seed + 1))
-            x = runs.sample(batch_size, generator)
-            out = runs.loss.gradients(runs.weights, runs.bias, x, runs.weight_grad, runs.bias_grad)
-            if step in loss_at:
-                losses.append(runs.loss(x, out, runs.bias))
-                if not torch.isfinite(losses[-1]).all():
-                    raise TrainingDiverged(step)
-            rate = learning_rate(step, steps, 1.0, schedule.warmup)
-            adam_step(runs.parameters, runs.grad, *runs.moments, step, rate, runs.peak_lr)
-
-            if progress is not None and step % 50 == 0:
-                progress(step / steps)
-        snapshots.append(runs.weights.clone())  # spaced_steps ends at `steps`: the final W
-        selections.append(runs.selection_loss(seed + 1))  # convergence_steps ends at `steps` too
-        selection_history = torch.stack(selections, dim=1).double().numpy()
-        final_fall = (selection_history[:, 0] - selection_history[:, -1]) / np.abs(selection_history[:, -1])
-
-        weights, bias = runs.weights.numpy().copy(), runs.bias.numpy().copy()
-        snapshots, output_weights = torch.stack(snapshots).numpy(), None
+            for index, (part, chunk) in enumerate(zip(parts, trained, strict=True))
+        ]
+        # Progress from this thread: Streamlit draws only from the thread that runs the script.
+        report = progress or (lambda fraction: None)
+        report(0.0)
+        while wait(futures, timeout=PROGRESS_SECONDS).not_done:
+            report(float(np.mean([chunk.done for chunk in trained])))
+        for future in futures:
+            future.result()  # raises what the training raised (TrainingDiverged)
+        joined = lambda field, axis=0: torch.cat([getattr(chunk, field) for chunk in trained], dim=axis)  # noqa: E731
+        weights, bias = joined("weights").numpy(), joined("bias").numpy()
+        snapshots, output_weights = joined("snapshots", axis=1).numpy(), None
         if model == "abs":
             (weights, output_weights), snapshots = absolute.unpack(weights), absolute.unpack(snapshots)[0]
         heldout = heldout_loss(model, weights, bias, probability, importance, output_weights=output_weights, sets=sets)
-    if progress is not None:
-        progress(1.0)
+    selection_history = joined("selection_history").double().numpy()
+    final_fall = (selection_history[:, 0] - selection_history[:, -1]) / np.abs(selection_history[:, -1])
+    report(1.0)
     return TrainResult(
         model=model,
         weights=weights,
         bias=bias,
         probability=probability,
         importance=importance,
-        loss_steps=loss_steps,
-        loss_history=torch.stack(losses, dim=1).numpy(),
-        snapshot_steps=snapshot_steps,
+        loss_steps=loss_steps(schedule.steps),
+        loss_history=joined("loss_history").numpy(),
+        snapshot_steps=spaced_steps(schedule.steps, SNAPSHOTS),
         snapshots=snapshots,
         heldout=heldout,
         seconds=time.perf_counter() - started,
         schedule=schedule,
-        selection_steps=np.array(sorted(selection_steps) + [steps]),
+        selection_steps=np.array(sorted(convergence_steps(schedule.steps)) + [schedule.steps]),
         selection_history=selection_history,
         final_fall=final_fall,
         budget=budget,
         converged=(final_fall < CONVERGED_FALL) & (budget >= 1.0 - 1e-9),
-        warm_start_won=warm_start_won,
+        warm_start_won=None if start is None else np.concatenate([chunk.warm_start_won for chunk in trained]),
         output_weights=output_weights,
         sets=sets,
     )

