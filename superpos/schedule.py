@@ -52,7 +52,7 @@ NEURON_DENSE_FACTOR = 0.2
 NEURON_DENSE_LR = 0.005  # but no lower than this: at n = 1000, m = 100 a fifth (0.002) ends 8% above, 0.004-0.008 4%
 SMALL_MODEL = 400  # n m up to this: several restarts (and the neuron model's full rate)
 P_SPARSE = 0.1  # below this feature probability the peak rate falls (as p^0.25, to half at most)
-MAX_SECONDS = 10.0  # the work limit: predicted seconds of training one model, on one thread
+MAX_SECONDS = 10.0  # the work limit: predicted seconds of training one model
 BATCH_FACTOR = 2.0  # a batch of several models (a sweep) may take this many times MAX_SECONDS
 # A long training of several models uses up to TRAIN_WORKERS threads, one chunk of instances each:
 # a second core nearly halves a sweep at n = 1000; below PARALLEL_SECONDS of one thread's work it gives nothing.
@@ -60,17 +60,18 @@ TRAIN_WORKERS = 2
 PARALLEL_SECONDS = 1.0
 LONG_TRAINING_STEPS = 10**6  # surely past PARALLEL_SECONDS: where max_steps reads a long training's cost per step
 
-# predicted_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP)
+# training_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP) on one thread;
+# predicted_seconds = training_seconds of the largest chunk (workers)
 #                     + instances x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START.
 # Fitted by benchmarks/calibrate.py --wall (wall seconds on one thread of the quiet 2-core machine; its
-# fit predicts 0.86-1.16 x the measured time over the 18 settings in benchmarks/calibration.json).
-PRODUCT_SECONDS = 1.18e-10  # per multiply-add of the four batched products, per hidden dimension
-VALUE_SECONDS = 5.03e-9  # per sampled feature value: sampling, masks, the loss (element-wise work)
-RUN_SECONDS = 7.4e-6  # per run and step, whatever its size
-STEP_SECONDS = 0.0  # per step: Python and kernel launches, the schedule, bookkeeping
-EVALUATE_PRODUCT_SECONDS = 2.85e-6  # held-out evaluation per feature and hidden dimension
-EVALUATE_VALUE_SECONDS = 4.05e-4  # held-out evaluation per feature
-START_SECONDS = 0.0273
+# fit predicts 0.88-1.13 x the measured time over the 18 settings in benchmarks/calibration.json).
+PRODUCT_SECONDS = 9.29e-11  # per multiply-add of the five batched products, per hidden dimension
+VALUE_SECONDS = 4.69e-9  # per sampled feature value: sampling, masks, the loss (element-wise work)
+RUN_SECONDS = 7.26e-6  # per run and step, whatever its size
+STEP_SECONDS = 6.51e-5  # per step: Python and kernel launches, the schedule, bookkeeping
+EVALUATE_PRODUCT_SECONDS = 2.74e-6  # held-out evaluation per feature and hidden dimension
+EVALUATE_VALUE_SECONDS = 2.65e-4  # held-out evaluation per feature
+START_SECONDS = 3.58e-6
 
 
 @dataclass(frozen=True)
