@@ -121,11 +121,12 @@ class AbsoluteLoss:
         self.output_scale = ((2.0 / (batch_size * n_features)) * importance * (1.0 - zero_share)[:, None])[:, :, None]
         self.zero_scale = (2.0 / n_features) * importance * zero_share[:, None]
 
-    def gradients(self, weights, bias, x, weight_grad, bias_grad) -> torch.Tensor:
+    def gradients(self, weights, bias, x, weight_grad, bias_grad, zero_term: bool = True) -> torch.Tensor:
         """Write the gradients of the weight rows [W1; W2^T] and of b into the given tensors; return out.
 
         With g = dLoss/d(out) (zero where out <= 0) and dh = W2^T g masked where W1 x <= 0:
-        dW2^T = h g^T, dW1 = dh x^T, db = sum_batch g + the zero term's 2 I P0 ReLU(b) / n.
+        dW2^T = h g^T, dW1 = dh x^T, db = sum_batch g + the zero term's 2 I P0 ReLU(b) / n (left out
+        with zero_term=False).
         """
         n_hidden = weights.shape[1] // 2
         first, second_t = weights[:, :n_hidden], weights[:, n_hidden:]
@@ -136,7 +137,7 @@ class AbsoluteLoss:
         hidden_grad = keep_where_positive(torch.bmm(second_t, output_grad), pre_activation)
         torch.bmm(hidden, output_grad.transpose(1, 2), out=weight_grad[:, n_hidden:])
         torch.bmm(hidden_grad, x.transpose(1, 2), out=weight_grad[:, :n_hidden])
-        torch.addcmul(output_grad.sum(dim=2), self.zero_scale, torch.relu(bias), out=bias_grad)
+        torch.addcmul(output_grad.sum(dim=2), self.zero_scale, torch.relu(bias), value=float(zero_term), out=bias_grad)
         return out
 
     def __call__(self, x, out, bias) -> torch.Tensor:

@@ -50,14 +50,18 @@ MIN_AUTOMATIC_STEPS = 500
 # loss at the full rate, 1.4% at a fifth (400/30: 0.4%); from p = 0.1 down the full rate is right.
 NEURON_DENSE_FACTOR = 0.2
 NEURON_DENSE_LR = 0.005  # but no lower than this: at n = 1000, m = 100 a fifth (0.002) ends 8% above, 0.004-0.008 4%
+# Steps x base rate at least this: at m = 100 (base rate 0.008) 1,000 steps left the middle of a sweep
+# (p = 0.2-0.5) 3% above 1,600 steps and the sparse neuron model 5% above 2,000; m <= 30 is unchanged.
+TRAVEL = 13.0
 SMALL_MODEL = 400  # n m up to this: several restarts (and the neuron model's full rate)
 P_SPARSE = 0.1  # below this feature probability the peak rate falls (as p^0.25, to half at most)
 MAX_SECONDS = 10.0  # the work limit: predicted seconds of training one model
 BATCH_FACTOR = 2.0  # a batch of several models (a sweep) may take this many times MAX_SECONDS
 # A long training of several models uses up to TRAIN_WORKERS threads, one chunk of instances each:
-# a second core nearly halves a sweep at n = 1000; below PARALLEL_SECONDS of one thread's work it gives nothing.
+# a second core nearly halves a sweep at n = 1000 (49.6 -> 25.9 s) and takes a third off one at
+# n = 20 (0.6 -> 0.4 s); below PARALLEL_SECONDS of one thread's work the threads' handovers eat the gain.
 TRAIN_WORKERS = 2
-PARALLEL_SECONDS = 1.0
+PARALLEL_SECONDS = 0.3
 LONG_TRAINING_STEPS = 10**6  # surely past PARALLEL_SECONDS: where max_steps reads a long training's cost per step
 
 # training_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP) on one thread;
@@ -118,7 +122,8 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
                  but not below min(lr_i, NEURON_DENSE_LR))
     Shared by the batch, which trains as its most demanding model needs (p = min_i p_i):
         batch = 256, 512 below p = 0.02, 1024 below p = 0.005
-        steps = max(MIN_AUTOMATIC_STEPS, BASE_STEPS x max(clip(n / (4 m), 1, 4), clip((P_SPARSE / p)^(1/3), 1, 2)))
+        steps = max(MIN_AUTOMATIC_STEPS, BASE_STEPS x max(clip(n / (4 m), 1, 4), clip((P_SPARSE / p)^(1/3), 1, 2)),
+                    TRAVEL / min(LR_MAX, LR_SCALE / m^0.75))
         restarts = 8 if n m <= SMALL_MODEL / 4, 6 if n m <= SMALL_MODEL, else 1.
     """
     p_given_active = effective_probability(probability)
@@ -137,7 +142,9 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
     # within 3% of the recipe, 2,000 within 2%).
     crowding = np.clip(n_features / (4 * n_hidden), 1.0, 4.0)
     scarcity = np.clip((P_SPARSE / sparsest) ** (1 / 3), 1.0, 2.0)
-    steps = int(round(max(MIN_AUTOMATIC_STEPS, BASE_STEPS * max(crowding, scarcity))))
+    # And a low rate (wide hidden layers) needs steps to travel: at least TRAVEL / the base rate.
+    travel = TRAVEL / min(LR_MAX, LR_SCALE / n_hidden**0.75)
+    steps = int(round(max(MIN_AUTOMATIC_STEPS, BASE_STEPS * max(crowding, scarcity), travel)))
     # Small models have several starts, which escape dead neurons and the local minima of a few features.
     restarts = 8 if n_features * n_hidden <= SMALL_MODEL / 4 else 6 if small else 1
     return Schedule(steps=steps, batch_size=batch_size, lr=tuple(lr.tolist()), restarts=restarts)
@@ -191,18 +198,23 @@ def training_seconds(n_features: int, n_hidden: int, instances: int, schedule: S
 
 
 def workers(n_features: int, n_hidden: int, instances: int, schedule: Schedule) -> int:
-    """Threads a training uses: up to TRAIN_WORKERS, each training one chunk of the instances
-    (superpos.train), when one thread would take PARALLEL_SECONDS or more; below that, the
-    threads' small steps wait on Python's lock more than a second core gives."""
+    """Threads a training uses: TRAIN_WORKERS when one thread would take PARALLEL_SECONDS or more
+    (superpos.train: several models in chunks of instances, one model in halves of each batch);
+    below that, the threads' handovers cost more than a second core gives."""
     alone = training_seconds(n_features, n_hidden, instances, schedule)
-    return min(TRAIN_WORKERS, instances) if alone >= PARALLEL_SECONDS else 1
+    return TRAIN_WORKERS if alone >= PARALLEL_SECONDS else 1
 
 
 def predicted_seconds(n_features: int, n_hidden: int, instances: int, schedule: Schedule) -> float:
-    """Seconds one training takes: its largest chunk's steps on their thread, then the held-out
-    evaluation of every model and the fixed start (the calibrated model above)."""
-    largest_chunk = math.ceil(instances / workers(n_features, n_hidden, instances, schedule))
-    training = training_seconds(n_features, n_hidden, largest_chunk, schedule)
+    """Seconds one training takes: its largest share of the steps' work on one thread (a chunk of
+    the models, or half of one model's batch), then the held-out evaluation of every model and the
+    fixed start (the calibrated model above)."""
+    threads = workers(n_features, n_hidden, instances, schedule)
+    if instances >= threads:
+        training = training_seconds(n_features, n_hidden, math.ceil(instances / threads), schedule)
+    else:
+        share = dataclasses.replace(schedule, batch_size=math.ceil(schedule.batch_size / threads))
+        training = training_seconds(n_features, n_hidden, instances, share)
     evaluation = instances * n_features * (EVALUATE_PRODUCT_SECONDS * n_hidden + EVALUATE_VALUE_SECONDS)
     return training + evaluation + START_SECONDS
 

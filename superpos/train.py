@@ -186,12 +186,13 @@ class ExpectedLoss:
         self.output_scale = (2.0 / (batch_size * n_features)) * importance * (1.0 - zero_share)[:, None]
         self.zero_scale = (2.0 / n_features) * importance * zero_share[:, None]
 
-    def gradients(self, weights, bias, x, weight_grad, bias_grad) -> torch.Tensor:
+    def gradients(self, weights, bias, x, weight_grad, bias_grad, zero_term: bool = True) -> torch.Tensor:
         """Write dW and db of the batch into the given tensors; return out = W^T h + b.
 
         With e = (out - x) where the output ReLU passes (everywhere for linear) and g = s e
-        = dLoss/d(out): dW = h g^T + (W g * dh/dpre) x^T, db = sum_batch g + zero term. The
-        per-feature s multiplies the small (m, n) factors, W s and h e^T, not the batch-sized e.
+        = dLoss/d(out): dW = h g^T + (W g * dh/dpre) x^T, db = sum_batch g + zero term (left out
+        with zero_term=False: the second half of a batch split in two). The per-feature s
+        multiplies the small (m, n) factors, W s and h e^T, not the batch-sized e.
         """
         pre_activation, hidden, out = forward_parts(self.model, weights, bias, x)
         error = torch.sub(out, x)
@@ -206,7 +207,8 @@ class ExpectedLoss:
         # Not baddbmm_: into this strided view it loops over instances, several times slower.
         weight_grad.add_(torch.bmm(hidden_grad, x.transpose(1, 2)))
         bias_value = bias if self.model == "linear" else torch.relu(bias)
-        torch.addcmul(error.sum(dim=2).mul_(self.output_scale), self.zero_scale, bias_value, out=bias_grad)
+        zero = float(zero_term)
+        torch.addcmul(error.sum(dim=2).mul_(self.output_scale), self.zero_scale, bias_value, value=zero, out=bias_grad)
         return out
 
     def __call__(self, x, out, bias) -> torch.Tensor:
@@ -229,7 +231,6 @@ class Runs:
         # Views into `parameters`, so that one Adam update moves both.
         self.weights, self.bias = parameters[:, :n_hidden], parameters[:, n_hidden]
         self.grad = torch.zeros_like(parameters)
-        self.weight_grad, self.bias_grad = self.grad[:, :n_hidden], self.grad[:, n_hidden]
         zero_share = zero_input_probability(probability, sets)
         if model == "abs":  # weights are the rows [W1; W2^T] (superpos.absolute)
             self.sample = absolute.SignedSampler(probability, sets)
@@ -238,6 +239,11 @@ class Runs:
             self.sample = NonzeroSampler(probability, sets)
             self.loss = ExpectedLoss(model, importance, zero_share, batch_size)
         self.model, self.batch_size, self.sets = model, batch_size, sets
+
+    def gradients(self, x: torch.Tensor, grad: torch.Tensor, zero_term: bool = True) -> torch.Tensor:
+        """The batch x's gradients of the loss, written into `grad` (shaped as the parameters); returns out."""
+        rows = grad.shape[1] - 1
+        return self.loss.gradients(self.weights, self.bias, x, grad[:, :rows], grad[:, rows], zero_term)
 
     def select(self, index: torch.Tensor) -> Runs:
         moments = tuple(moment[index] for moment in self.moments)
@@ -282,13 +288,15 @@ def train_runs(
     start: tuple[np.ndarray, np.ndarray] | None,
     sets: FeatureSets | None,
     trained: Trained,
+    halves: int = 1,
 ) -> None:
     """Train one toy model per row of `probability` / `importance` with `schedule`, into `trained`.
 
     W starts normal with initial_std (small), b = 0. Each instance starts `restarts` times; after
     PRUNE_FRACTION of the steps, when the geometry has formed, only its best run goes on (judged
     on a selection sample), so restarts cost little. With `start`, restart 0 of each instance
-    starts there (train_instances).
+    starts there (train_instances). With halves = 2 each step's batch is drawn and differentiated
+    in two halves, side by side on two threads (one model, and a second core to spare).
     """
     instances, n_features = probability.shape
     steps, batch_size, restarts = schedule.steps, schedule.batch_size, schedule.restarts
@@ -307,6 +315,17 @@ def train_runs(
     peak_lr = tile(np.asarray(schedule.lr)[:, None])[:, :, None]  # (runs, 1, 1)
     runs = Runs(model, parameters, moments, tile(probability), tile(importance), peak_lr, batch_size, sets)
 
+    # One batch, or (halves = 2) two halves drawn from two random streams, the second on a thread of
+    # its own, whose gradients add up to the whole batch's (the x = 0 term counted once).
+    second_size = batch_size // 2 if halves == 2 else 0
+    sizes = [batch_size - second_size, second_size]
+    generators = [generator, torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))]
+
+    def half(index: int, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = runs.sample(sizes[index], generators[index])
+        return x, runs.gradients(x, grad, zero_term=index == 0)
+
+    pool = ThreadPoolExecutor(1) if halves == 2 else None
     prune_step = int(PRUNE_FRACTION * steps) if restarts > 1 else -1
     snapshot_at = set(spaced_steps(steps, SNAPSHOTS).tolist())
     loss_at = set(loss_steps(steps).tolist())
@@ -325,15 +344,22 @@ def train_runs(
             snapshots.append(runs.weights.clone())
         if step in selection_at:
             selections.append(runs.selection_loss(seed + 1))
-        x = runs.sample(batch_size, generator)
-        out = runs.loss.gradients(runs.weights, runs.bias, x, runs.weight_grad, runs.bias_grad)
+        if pool is None:
+            parts = [half(0, runs.grad)]
+        else:  # the batch's second half on the other thread, into a gradient of its own
+            second_grad = torch.empty_like(runs.grad)
+            second = pool.submit(half, 1, second_grad)
+            parts = [half(0, runs.grad), second.result()]
+            runs.grad.add_(second_grad)
         if step in loss_at:
-            losses.append(runs.loss(x, out, runs.bias))
+            losses.append(sum(runs.loss(x, out, runs.bias) * (x.shape[2] / batch_size) for x, out in parts))
             if not torch.isfinite(losses[-1]).all():
                 raise TrainingDiverged(step)
         rate = learning_rate(step, steps, 1.0, schedule.warmup)
         adam_step(runs.parameters, runs.grad, *runs.moments, step, rate, runs.peak_lr)
         trained.done = (step + 1) / steps
+    if pool is not None:
+        pool.shutdown()
     snapshots.append(runs.weights.clone())  # spaced_steps ends at `steps`: the final W
     selections.append(runs.selection_loss(seed + 1))  # convergence_steps ends at `steps` too
     trained.weights, trained.bias = runs.weights.clone(), runs.bias.clone()
@@ -370,10 +396,10 @@ def train_instances(
     """Train one toy model per row of `probability` / `importance` (instances, n), together.
 
     steps, batch_size, lr and restarts left at None follow superpos.schedule's rule. A long
-    training of several models is split into chunks of instances (superpos.schedule.workers), trained side by
-    side on threads (torch releases Python's lock inside its kernels), each with its own random
-    stream (seed + chunk). `progress`, if given, is called with the fraction done. A training
-    predicted to take longer than `max_seconds` raises WorkLimitError (None: no limit).
+    training runs on two threads (superpos.schedule.workers; torch releases Python's lock inside its
+    kernels): several models in two chunks of instances, each with its own random stream (seed +
+    chunk); one model with each step's batch in two halves. `progress`, if given, is called with
+    the fraction done. A training predicted to take longer than `max_seconds` raises WorkLimitError (None: no limit).
     `start` = (W (instances, m, n), b (instances, n)), if given, is a warm start: each instance's
     first run starts there, the others cold (at least one), and the best is kept as usual, so a
     warm start never does worse than a cold one; warm_start_won says which won.
@@ -400,7 +426,9 @@ def train_instances(
     budget = schedule_budget(schedule, automatic_schedule(model, n_features, n_hidden, probability))
     if start is not None and schedule.restarts == 1:  # a cold run competes with the warm one
         schedule = dataclasses.replace(schedule, restarts=2)
-    parts = chunks(instances, workers(n_features, n_hidden, instances, schedule))
+    threads = workers(n_features, n_hidden, instances, schedule)
+    parts = chunks(instances, min(threads, instances))
+    halves = threads if len(parts) == 1 else 1  # one model on two threads: its batch in two halves
     trained = [Trained() for _ in parts]
     with torch.no_grad(), ThreadPoolExecutor(len(parts)) as pool:
         futures = [
@@ -415,6 +443,7 @@ def train_instances(
                 None if start is None else (np.asarray(start[0])[part], np.asarray(start[1])[part]),
                 sets,
                 chunk,
+                halves,
             )
             for index, (part, chunk) in enumerate(zip(parts, trained, strict=True))
         ]

@@ -8,6 +8,9 @@ import pandas as pd
 import pyarrow as pa
 from streamlit.testing.v1 import AppTest
 
+from superpos.config import Config
+from views import controls
+
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
 
@@ -37,3 +40,23 @@ def assert_clean(app: AppTest) -> None:
     """No exception and no error on the page."""
     assert not app.exception, [element.value for element in app.exception]
     assert not app.error, [element.value for element in app.error]
+
+
+def sidebar_config(app: AppTest) -> Config:
+    """The Config the sidebar describes, read from its widgets (an empty training field: automatic)."""
+
+    def whole(key: str) -> int | None:
+        value = app.number_input(key=key).value
+        return None if value is None else controls.whole_part(value)
+
+    return Config(
+        n_features=whole("n_features"),
+        n_hidden=whole("n_hidden"),
+        sparsity=app.select_slider(key="sparsity").value,
+        importance_decay=app.slider(key="importance_decay").value,
+        model=app.radio(key="model").value,
+        steps=whole("steps"),
+        lr=app.number_input(key="lr").value,
+        batch_size=whole("batch_size"),
+        seed=whole("seed"),
+    )

@@ -8,31 +8,10 @@ from urllib.parse import parse_qsl
 import pytest
 
 from superpos import tour
-from superpos.config import Config
-from tests.apptest import assert_clean, run_app
-from views import VIEW_NAMES, controls, engine
+from tests.apptest import assert_clean, run_app, sidebar_config
+from views import VIEW_NAMES, engine
 
 STEP_NUMBERS = range(1, len(tour.STEPS) + 1)
-
-
-def sidebar_config(app) -> Config:
-    """The Config the sidebar describes, read from its widgets."""
-
-    def whole(key: str) -> int | None:
-        value = app.number_input(key=key).value
-        return None if value is None else controls.whole_part(value)
-
-    return Config(
-        n_features=whole("n_features"),
-        n_hidden=whole("n_hidden"),
-        sparsity=app.select_slider(key="sparsity").value,
-        importance_decay=app.slider(key="importance_decay").value,
-        model=app.radio(key="model").value,
-        steps=whole("steps"),
-        lr=app.number_input(key="lr").value,
-        batch_size=whole("batch_size"),
-        seed=whole("seed"),
-    )
 
 
 def test_every_step_opens_a_view_of_the_app():

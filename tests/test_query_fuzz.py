@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from superpos.config import INTEGER_FIELDS, LIMITS, MODEL_KINDS, Config
 from tests import browser
+from tests.apptest import sidebar_config
 from views import controls, engine
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
@@ -156,22 +157,7 @@ def check_page(app: AppTest, link: dict[str, str]) -> None:
         if name in UNKNOWN_KEYS:
             assert not naming, name
 
-    # What the sidebar shows is a valid training setting (an empty training field: automatic).
-    def whole(key: str) -> int | None:
-        value = app.number_input(key=key).value
-        return None if value is None else round(value)
-
-    Config(
-        n_features=whole("n_features"),
-        n_hidden=whole("n_hidden"),
-        sparsity=app.select_slider(key="sparsity").value,
-        importance_decay=app.slider(key="importance_decay").value,
-        model=app.radio(key="model").value,
-        steps=whole("steps"),
-        lr=app.number_input(key="lr").value,
-        batch_size=whole("batch_size"),
-        seed=whole("seed"),
-    )
+    sidebar_config(app)  # what the sidebar shows is a valid training setting: Config would raise
 
     # No markup from the link reaches the page as it was written.
     shown = "\n".join(texts_shown(app))

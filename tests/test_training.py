@@ -244,3 +244,31 @@ def test_a_divergence_on_a_training_thread_reaches_the_caller(monkeypatch):
     probability = np.full((4, 5), 0.1)
     with pytest.raises(superpos.TrainingDiverged):
         train_instances("relu", 2, probability, np.ones_like(probability), lr=1e30, steps=40, max_seconds=None)
+
+
+@pytest.mark.parametrize("model", superpos.config.MODEL_KINDS)
+def test_a_batch_in_two_halves_has_the_whole_batchs_gradient(model):
+    """One model on two threads differentiates each half of the batch apart: the halves' gradients,
+    the x = 0 term counted once, add up to the whole batch's."""
+    probability = torch.full((2, 6), 0.3)
+    parameters = torch.randn(2, 2 * 3 + 1 if model == "abs" else 3 + 1, 6, generator=torch.Generator().manual_seed(0))
+    moments = (torch.zeros_like(parameters), torch.zeros_like(parameters))
+    runs = train_module.Runs(model, parameters, moments, probability, torch.ones_like(probability), None, 64)
+    first, second = (runs.sample(32, torch.Generator().manual_seed(seed)) for seed in (1, 2))
+    whole = torch.zeros_like(parameters)
+    runs.gradients(torch.cat([first, second], dim=2), whole)
+    halves = [torch.zeros_like(parameters), torch.zeros_like(parameters)]
+    runs.gradients(first, halves[0])
+    runs.gradients(second, halves[1], zero_term=False)
+    torch.testing.assert_close(halves[0] + halves[1], whole)
+
+
+def test_one_long_model_trains_on_two_threads_as_well_as_on_one(monkeypatch):
+    probability, importance = np.full((1, 40), 0.1), np.ones((1, 40))
+    settings = {"steps": 300, "batch_size": 256, "max_seconds": None, "seed": 4}
+    monkeypatch.setattr(schedule, "PARALLEL_SECONDS", 0.0)  # two threads, each half of every batch
+    halves = [train_instances("relu", 8, probability, importance, **settings) for _ in range(2)]
+    np.testing.assert_array_equal(halves[0].weights, halves[1].weights)  # deterministic
+    monkeypatch.setattr(schedule, "TRAIN_WORKERS", 1)
+    whole = train_instances("relu", 8, probability, importance, **settings)
+    assert abs(halves[0].heldout[0] / whole.heldout[0] - 1) < 0.02, (halves[0].heldout, whole.heldout)
