@@ -62,6 +62,10 @@ BATCH_FACTOR = 2.0  # a batch of several models (a sweep) may take this many tim
 # n = 20 (0.6 -> 0.4 s); below PARALLEL_SECONDS of one thread's work the threads' handovers eat the gain.
 TRAIN_WORKERS = 2
 PARALLEL_SECONDS = 0.3
+# A share of the work on one of two threads takes this much longer than alone (the threads share the
+# memory bus and take turns at Python's lock): without it the time model predicted 0.72-0.92 x the
+# measured time of the threaded settings of benchmarks/calibrate.py.
+THREAD_OVERHEAD = 1.2
 LONG_TRAINING_STEPS = 10**6  # surely past PARALLEL_SECONDS: where max_steps reads a long training's cost per step
 
 # training_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP) on one thread;
@@ -210,11 +214,13 @@ def predicted_seconds(n_features: int, n_hidden: int, instances: int, schedule: 
     the models, or half of one model's batch), then the held-out evaluation of every model and the
     fixed start (the calibrated model above)."""
     threads = workers(n_features, n_hidden, instances, schedule)
-    if instances >= threads:
-        training = training_seconds(n_features, n_hidden, math.ceil(instances / threads), schedule)
+    if threads == 1:
+        training = training_seconds(n_features, n_hidden, instances, schedule)
+    elif instances >= threads:
+        training = THREAD_OVERHEAD * training_seconds(n_features, n_hidden, math.ceil(instances / threads), schedule)
     else:
         share = dataclasses.replace(schedule, batch_size=math.ceil(schedule.batch_size / threads))
-        training = training_seconds(n_features, n_hidden, instances, share)
+        training = THREAD_OVERHEAD * training_seconds(n_features, n_hidden, instances, share)
     evaluation = instances * n_features * (EVALUATE_PRODUCT_SECONDS * n_hidden + EVALUATE_VALUE_SECONDS)
     return training + evaluation + START_SECONDS
 
