@@ -13,7 +13,8 @@ whole training call; superpos's includes its held-out evaluation and restart sel
 seconds (this process's) are printed beside them: on a shared machine they are the steadier
 comparison, since waiting for a core counts in wall-clock time but not in CPU time. The
 recipe runs on whichever of 1 or 2 torch threads is faster right now (each timed twice on 100
-steps first); superpos on one thread (superpos.train.TRAIN_THREADS).
+steps first); superpos with one torch thread (superpos.train.TRAIN_THREADS) and, for a long
+batch, two threads of its own (superpos.schedule.workers), so both may use both cores.
 """
 
 from __future__ import annotations
