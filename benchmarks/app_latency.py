@@ -1,7 +1,7 @@
 """The app's latency targets, measured on this machine.
 
 (a) cold start: `streamlit run` started -> first page idle with its charts drawn      <= 6 s
-(b) a control change at the default settings -> the new charts drawn (real browser)    <= 1 s
+(b) a control change at the default settings (Embedding) -> the new charts drawn      <= 1 s
 (c) back to a setting seen before (cached): the rerun's script time (AppTest)       <= 150 ms
 
 (a) starts a fresh server per repetition (Chromium is already running); (b) runs in the last of
@@ -37,6 +37,7 @@ APP = str(REPO_ROOT / "streamlit_app.py")
 NEIGHBOUR_SPARSITIES = (0.91, 0.89, 0.92, 0.88, 0.93, 0.87, 0.94)
 COLD_START = "(a) cold start -> first page with charts"
 CHANGE_DRAWN = "(b) control change -> charts drawn"
+CHANGED_VIEW = "Embedding"  # where (b) moves the controls
 CACHED_RETURN = "(c) back to a cached setting, script (AppTest)"
 TARGETS = {COLD_START: 6.0, CHANGE_DRAWN: 1.0, CACHED_RETURN: 0.150}  # seconds
 
@@ -103,7 +104,9 @@ def browser_timings(chromium) -> dict[str, list[float]]:
     timings["    back to defaults (cached), script idle"] = []
     with browser.streamlit_server() as server:
         page = browser.new_page(chromium)
-        browser.open_app(page, server.url)
+        # The sidebar's controls drive the views, not the Tour the app opens on: change them on Embedding.
+        defaults = f"{server.url}/?view={CHANGED_VIEW}"
+        browser.open_app(page, defaults)
         for label, (change, undo) in control_changes(page).items():
             mark = browser.now(page)
             timings["(b) control change -> script idle"].append(browser.rerun(page, change))
@@ -111,8 +114,8 @@ def browser_timings(chromium) -> dict[str, list[float]]:
             assert not browser.problems_shown(page), (label, browser.problems_shown(page))
             timings["    back to defaults (cached), script idle"].append(browser.rerun(page, undo))
             browser.charts_drawn_since(page, browser.now(page))
-        assert page.url.rstrip("/") == server.url, page.url  # back at the defaults
-        for view in browser.VIEWS[1:]:  # the first is open already
+        assert page.url == defaults, page.url  # back at the defaults
+        for view in [view for view in browser.VIEWS if view != CHANGED_VIEW]:
             tab = page.get_by_role("tab", name=view, exact=True)
             timings[f"first opening of {view}"] = [browser.rerun(page, tab.click)]
             assert not browser.problems_shown(page), (view, browser.problems_shown(page))
