@@ -210,15 +210,17 @@ def test_a_link_over_the_work_limit_falls_back_to_the_automatic_schedule():
 
 
 def test_the_steps_limit_in_a_link_counts_the_hidden_dimensions():
-    link = {"n_features": "1000", "batch_size": "8192", "steps": "60", "view": "Phase diagram"}
-    narrow = run_app(n_hidden="2", **link)
-    assert_clean(narrow)
-    assert narrow.number_input(key="steps").value == 60 and not link_warnings(narrow)
-    wide = run_app(n_hidden="200", **link)
-    assert_clean(wide)
+    # One step more than the wide model's limit: within the narrow one's, over the wide one's.
     values = {name: getattr(DEFAULTS, name) for name in controls.CONTROL_FIELDS}
     cap = controls.max_steps(values | {"n_features": 1000, "n_hidden": 200, "batch_size": 8192})
-    assert cap < 60 and wide.number_input(key="steps").value is None
+    assert controls.max_steps(values | {"n_features": 1000, "n_hidden": 2, "batch_size": 8192}) > cap + 1
+    link = {"n_features": "1000", "batch_size": "8192", "steps": str(cap + 1), "view": "Phase diagram"}
+    narrow = run_app(n_hidden="2", **link)
+    assert_clean(narrow)
+    assert narrow.number_input(key="steps").value == cap + 1 and not link_warnings(narrow)
+    wide = run_app(n_hidden="200", **link)
+    assert_clean(wide)
+    assert wide.number_input(key="steps").value is None
     assert f"at most {cap}" in link_warnings(wide)[0].value
     assert f"at most {cap:,} steps" in " ".join(caption.value for caption in wide.sidebar.caption)
 
