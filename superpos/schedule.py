@@ -10,6 +10,8 @@ the user sets only n, m, S, r and the model. It was fitted against the paper's r
   as good as that average (at n = 400, m = 30, S = 0.99 a rate of 0.02 leaves the loss 7% high,
   0.005 3%);
 - steps grow with n / m: with many features per dimension the geometry needs longer to settle;
+  and with a low rate: wide hidden layers (m = 100) need steps x rate >= TRAVEL;
+- a long batch trains on two threads (`workers`), so its time is its larger half's;
 - the start matters as much: W starts small (superpos.train.initial_std), as in the paper's
   notebook; from the textbook Xavier start dense models settle far from the optimum;
 - restarts escape the local minima that small models fall into (4 of 5 features at n = 5,
