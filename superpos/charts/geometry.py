@@ -133,8 +133,9 @@ def unit_circle() -> alt.Chart:
     return alt.Chart(circle).mark_line(color="#bbbbbb", strokeDash=[3, 3]).encode(x="x:Q", y="y:Q", order="order:Q")
 
 
-def arrows(table: pd.DataFrame, title: str, extent: float | None = None) -> alt.LayerChart:
-    """Each feature as an arrow from the origin to (x, y), coloured by importance, with a tooltip.
+def arrows(table: pd.DataFrame, title: str, extent: float | None = None, color=None, tooltip=None) -> alt.LayerChart:
+    """Each feature as an arrow from the origin to (x, y), coloured by importance (or `color`),
+    with a tooltip (or `tooltip`).
 
     `extent` fixes the axes to [-extent, extent] (so frames of an animation line up)."""
     if extent is None:
@@ -143,9 +144,9 @@ def arrows(table: pd.DataFrame, title: str, extent: float | None = None) -> alt.
     base = alt.Chart(table).encode(
         x=alt.X("x:Q", scale=scale, title=None),
         y=alt.Y("y:Q", scale=scale, title=None),
-        color=IMPORTANCE_COLOR,
+        color=IMPORTANCE_COLOR if color is None else color,
         opacity=FADED,
-        tooltip=tooltips(table),
+        tooltip=tooltips(table) if tooltip is None else tooltip,
     )
     lines = base.mark_rule(strokeWidth=2.5).encode(x2="origin:Q", y2="origin:Q").transform_calculate(origin="0")
     tips = base.mark_point(filled=True, size=60).add_params(HOVER)

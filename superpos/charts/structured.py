@@ -19,9 +19,9 @@ from superpos.charts.geometry import (
     HOVER,
     LEGEND,
     SIZE,
+    arrows,
     gram_table,
     plane,
-    unit_circle,
 )
 from superpos.data import FeatureSets
 
@@ -68,18 +68,7 @@ TOOLTIPS = [
 
 def set_directions(table: pd.DataFrame, title: str) -> alt.LayerChart:
     """Each feature's direction W_i (or its projection for m >= 3) coloured by its set."""
-    extent = max(1.0, float(np.abs(table[["x", "y"]].to_numpy()).max(initial=0.0)))
-    scale = alt.Scale(domain=[-1.15 * extent, 1.15 * extent], nice=False)
-    base = alt.Chart(table).encode(
-        x=alt.X("x:Q", scale=scale, title=None),
-        y=alt.Y("y:Q", scale=scale, title=None),
-        color=SET_COLOR,
-        opacity=FADED,
-        tooltip=TOOLTIPS,
-    )
-    lines = base.mark_rule(strokeWidth=2.5).encode(x2="origin:Q", y2="origin:Q").transform_calculate(origin="0")
-    tips = base.mark_point(filled=True, size=60).add_params(HOVER)
-    return alt.layer(unit_circle(), lines, tips).properties(width=SIZE, height=SIZE, title=title)
+    return arrows(table, title, color=SET_COLOR, tooltip=TOOLTIPS)
 
 
 def boundary_table(sets: FeatureSets) -> pd.DataFrame:
