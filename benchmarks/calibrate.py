@@ -7,16 +7,17 @@ Times superpos.train.train_instances on one thread over a spread of sizes, batch
 counts and restarts, and fits, by least squares on relative error, the non-negative constants of
 
     seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP)
-              + instances x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START
+              + instances x samples x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START
 
-(runs = instances x (1 + (restarts - 1) x PRUNE_FRACTION)). The measurements and the fit are
-written to benchmarks/calibration.json with the date and the commit; the constants are copied by
-hand into superpos/schedule.py. It times CPU seconds by default, which on one thread match the wall
-time of a quiet machine and change far less on a busy one; on a quiet machine --wall times wall
-seconds. The fit runs every training on one thread (schedule.TRAIN_WORKERS = 1); then, with --wall,
-the settings that train on several threads (schedule.workers) run again as they do in use, and
-their wall seconds check the prediction for a chunk per thread. The work limit should predict
-within 30%.
+(runs = instances x (1 + (restarts - 1) x PRUNE_FRACTION); LOW_PRODUCT instead of PRODUCT where the
+products run in bfloat16, schedule.product_dtype; samples = superpos.evaluate.heldout_samples(n)).
+The measurements and the fit are written to benchmarks/calibration.json with the date and the
+commit; the constants are copied by hand into superpos/schedule.py. It times CPU seconds by
+default, which on one thread match the wall time of a quiet machine and change far less on a busy
+one; on a quiet machine --wall times wall seconds. The fit runs every training on one thread
+(schedule.TRAIN_WORKERS = 1); then, with --wall, the settings that train on several threads
+(schedule.workers) run again as they do in use, and their wall seconds check the prediction for a
+chunk per thread. The work limit should predict within 30%.
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ import numpy as np
 import torch
 
 from superpos import schedule
+from superpos.evaluate import heldout_samples
 from superpos.train import TRAIN_THREADS, train_instances
 
 STORE = Path(__file__).with_name("calibration.json")
 MEASURE = "cpu"  # or "wall" (--wall): what measure() times
 CONSTANTS = (
     "PRODUCT_SECONDS",
+    "LOW_PRODUCT_SECONDS",
     "VALUE_SECONDS",
     "RUN_SECONDS",
     "STEP_SECONDS",
@@ -71,14 +74,18 @@ DESIGN = [
 def features(n_features, n_hidden, instances, batch_size, restarts, steps) -> np.ndarray:
     """The terms the constants multiply, in the order of CONSTANTS."""
     runs = schedule.runs_per_step(instances, restarts)
+    products = steps * runs * batch_size * n_features * n_hidden
+    low = schedule.product_dtype(n_features, n_hidden) == torch.bfloat16
+    inputs = instances * heldout_samples(n_features) * n_features
     return np.array(
         [
-            steps * runs * batch_size * n_features * n_hidden,
+            0.0 if low else products,
+            products if low else 0.0,
             steps * runs * batch_size * n_features,
             steps * runs,
             steps,
-            instances * n_features * n_hidden,
-            instances * n_features,
+            inputs * n_hidden,
+            inputs,
             1.0,
         ]
     )

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from superpos.data import NonzeroSampler, keep_where_positive
-from superpos.models import weighted_squared_error
+from superpos.models import forward_parts, product, weighted_squared_error
 
 # The automatic schedule (schedule_rule), fitted on the paper's n = 100, m = 40 sweep and n = 3, m = 6
 # against ARENA's recipe (benchmarks/computation.py): dense models want a high peak rate, sparse
@@ -103,7 +103,7 @@ class SignedSampler(NonzeroSampler):
 def output(weights: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """out = W2 ReLU(W1 x) + b before the output ReLU, from the trainer's weight rows (runs, 2m, n)."""
     first, second = split(weights)
-    return torch.baddbmm(bias[:, :, None], second, torch.relu(torch.bmm(first, x)))
+    return forward_parts("abs", first, bias, x, second)[2]
 
 
 class AbsoluteLoss:
@@ -113,9 +113,10 @@ class AbsoluteLoss:
     given x != 0 (SignedSampler). The same interface as superpos.train.ExpectedLoss.
     """
 
-    def __init__(self, importance: torch.Tensor, zero_share: torch.Tensor, batch_size: int):
+    def __init__(self, importance: torch.Tensor, zero_share: torch.Tensor, batch_size: int, dtype=torch.float32):
         n_features = importance.shape[1]
         self.importance, self.zero_share = importance, zero_share
+        self.dtype = dtype  # of the batched products' factors (superpos.models.product)
         # dLoss/dy'_i of one sample: 2 I_i (1 - P0) (y'_i - |x_i|) / (batch n); of the zero term
         # with respect to b_i: 2 I_i P0 ReLU(b_i) / n.
         self.output_scale = ((2.0 / (batch_size * n_features)) * importance * (1.0 - zero_share)[:, None])[:, :, None]
@@ -130,13 +131,13 @@ class AbsoluteLoss:
         """
         n_hidden = weights.shape[1] // 2
         first, second_t = weights[:, :n_hidden], weights[:, n_hidden:]
-        pre_activation = torch.bmm(first, x)
-        hidden = torch.relu(pre_activation)
-        out = torch.baddbmm(bias[:, :, None], second_t.transpose(1, 2), hidden)
+        x_factor = x.to(self.dtype)
+        pre_activation, hidden, out = forward_parts("abs", first, bias, x_factor, second_t.transpose(1, 2), self.dtype)
         output_grad = keep_where_positive((out - x.abs()).mul_(self.output_scale), out)
-        hidden_grad = keep_where_positive(torch.bmm(second_t, output_grad), pre_activation)
-        torch.bmm(hidden, output_grad.transpose(1, 2), out=weight_grad[:, n_hidden:])
-        torch.bmm(hidden_grad, x.transpose(1, 2), out=weight_grad[:, :n_hidden])
+        output_factor = output_grad.to(self.dtype)
+        hidden_grad = keep_where_positive(product(second_t, output_factor, self.dtype), pre_activation)
+        product(hidden, output_factor.transpose(1, 2), self.dtype, out=weight_grad[:, n_hidden:])
+        product(hidden_grad, x_factor.transpose(1, 2), self.dtype, out=weight_grad[:, :n_hidden])
         torch.addcmul(output_grad.sum(dim=2), self.zero_scale, torch.relu(bias), value=float(zero_term), out=bias_grad)
         return out
 

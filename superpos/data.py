@@ -113,20 +113,36 @@ class FeatureSets:
         return x
 
 
+def uniforms(instances: int, n_features: int, batch_size: int, generator: torch.Generator, common: bool):
+    """U[0, 1] of shape (instances, n, batch), or (1, n, batch) to broadcast if `common`.
+
+    Common uniforms serve every model of a batch from one draw: each model still sees inputs
+    with exactly its own distribution (its own thresholds p_i), only the models' inputs are no
+    longer independent of each other, which does not matter to models that train apart. The
+    random numbers were the largest cost after the products in a sweep at n = 1000.
+    """
+    return torch.rand(1 if common else instances, n_features, batch_size, generator=generator)
+
+
 def sample_features(
-    probability: torch.Tensor, batch_size: int, generator: torch.Generator, sets: FeatureSets | None = None
+    probability: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    sets: FeatureSets | None = None,
+    common: bool = False,
 ) -> torch.Tensor:
     """Draw x of shape (instances, n, batch): x_i = 0 w.p. 1 - p_i, else x_i ~ U[0, 1].
 
     One uniform u gives both the mask and the magnitude: u < p happens with probability p,
     and then u / p is again U[0, 1], so half the random numbers are needed. With `sets` (not
     all independent) the same is drawn per group and spread over its members (FeatureSets).
+    `common`: one set of uniforms for all instances (`uniforms`).
     """
     if sets is not None and not sets.independent:
-        return sets.spread(sample_features(sets.group_probability(probability), batch_size, generator), generator)
+        group_values = sample_features(sets.group_probability(probability), batch_size, generator, common=common)
+        return sets.spread(group_values, generator)
     instances, n_features = probability.shape
-    scaled = torch.rand(instances, n_features, batch_size, generator=generator)
-    scaled /= probability[:, :, None].clamp_min(TINY)
+    scaled = uniforms(instances, n_features, batch_size, generator, common) / probability[:, :, None].clamp_min(TINY)
     return keep_where_positive(scaled, 1.0 - scaled)
 
 
@@ -156,10 +172,13 @@ class NonzeroSampler:
     has a closed form, so the trainer spends its whole batch on informative inputs.
     With `sets`, the same runs over groups ("feature" k is group k, p_k its q_k) and
     FeatureSets.spread turns the groups' values into features: exact as well.
+    `common`: the instances share their uniforms (`uniforms`); each instance's draws keep its
+    exact distribution.
     """
 
-    def __init__(self, probability: torch.Tensor, sets: FeatureSets | None = None):
+    def __init__(self, probability: torch.Tensor, sets: FeatureSets | None = None, common: bool = False):
         self.sets = None if sets is None or sets.independent else sets
+        self.common = common
         if self.sets is not None:
             probability = self.sets.group_probability(probability)
         self.probability = probability
@@ -181,7 +200,7 @@ class NonzeroSampler:
 
     def __call__(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         if self.redraw:
-            x = sample_features(self.probability, batch_size, generator)
+            x = sample_features(self.probability, batch_size, generator, common=self.common)
             empty = x.amax(dim=1) == 0  # (instances, batch)
             if empty.any():
                 # The j-th empty column of an instance takes column j of a fresh draw given x != 0.
@@ -199,5 +218,5 @@ class NonzeroSampler:
         target = torch.rand(instances, batch_size, generator=generator)
         first = torch.searchsorted(self.cumulative, target).clamp_max_(n_features - 1)
         scale = self.inverse_threshold.gather(2, first[:, None, :].expand(instances, n_features, batch_size))
-        scaled = torch.rand(instances, n_features, batch_size, generator=generator).mul_(scale)
+        scaled = scale.mul_(uniforms(instances, n_features, batch_size, generator, self.common))
         return keep_where_positive(scaled, 1.0 - scaled)

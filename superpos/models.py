@@ -21,16 +21,30 @@ def hidden(model: str, weights: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return torch.relu(pre_activation) if model in ("neuron", "abs") else pre_activation
 
 
+def product(first: torch.Tensor, second: torch.Tensor, dtype=torch.float32, out=None) -> torch.Tensor:
+    """torch.bmm(first, second) in float32, its factors rounded to `dtype` first.
+
+    With dtype = torch.bfloat16 the product runs several times faster on CPUs with bfloat16
+    instructions (superpos.schedule.product_dtype decides); the result and everything around it
+    stay float32 (bfloat16 keeps float32's range, with an 8-bit significand).
+    """
+    if dtype == torch.float32:
+        return torch.bmm(first, second, out=out)
+    result = torch.bmm(first.to(dtype), second.to(dtype))
+    return result.float() if out is None else out.copy_(result)
+
+
 def forward_parts(
-    model: str, weights: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, output_weights=None
+    model: str, weights: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, output_weights=None, dtype=torch.float32
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The forward pass up to the output ReLU: pre = W x, h = ReLU(pre) (neuron, abs) or pre,
-    out = W^T h + b (W2 h + b for abs, W2 = output_weights). The trainer's hand-derived
-    gradients need all three, so this is the one place the models' products are written."""
-    pre_activation = torch.bmm(weights, x)
+    out = W^T h + b (W2 h + b for abs, W2 = output_weights), the products in `dtype` (`product`).
+    The trainer's hand-derived gradients need all three, so this is the one place the models'
+    products are written."""
+    pre_activation = product(weights, x, dtype)
     hidden_values = torch.relu(pre_activation) if model in ("neuron", "abs") else pre_activation
     readout = weights.transpose(1, 2) if output_weights is None else output_weights
-    return pre_activation, hidden_values, torch.baddbmm(bias[:, :, None], readout, hidden_values)
+    return pre_activation, hidden_values, product(readout, hidden_values, dtype).add_(bias[:, :, None])
 
 
 def forward(

@@ -32,13 +32,19 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from superpos import absolute
 from superpos.config import SETTINGS, ConfigError
+from superpos.evaluate import heldout_samples
 
 # Restarts train side by side for this fraction of the steps, then only the best run of each
 # model goes on (superpos.train), so they cost far less than `restarts` full trainings.
 PRUNE_FRACTION = 0.2
+# Small neuron models go on longer before the cut: at n = 5, m = 2, S = 0.99, runs that look best after a
+# fifth of the steps may end in a worse minimum; 2 seeds of 16 ended over 10% above the recipe's loss with
+# the cut at 20%, none at 35% (and 1 of 16 with 12 or 16 restarts cut at 20%), for 15% more time.
+LATE_PRUNE_FRACTION = 0.35
 # The learning rate rises linearly over this fraction of the steps, then decays as a cosine.
 WARMUP_FRACTION = 0.05
 MIN_STEPS = int(SETTINGS["steps"].low)
@@ -62,6 +68,12 @@ BATCH_FACTOR = 2.0  # a batch of several models (a sweep) may take this many tim
 # A long training of several models uses up to TRAIN_WORKERS threads, one chunk of instances each:
 # a second core nearly halves a sweep at n = 1000 (49.6 -> 25.9 s) and takes a third off one at
 # n = 20 (0.6 -> 0.4 s); below PARALLEL_SECONDS of one thread's work the threads' handovers eat the gain.
+# The products' factors are rounded to bfloat16 (superpos.models.product) from this n m up, on CPUs
+# with bfloat16 instructions: there the products run 4-5x faster, and a ten-model sweep at n = 1000,
+# m = 100 took 0.65x the time with the same held-out losses to 0.3%; at n = 100, m = 20 the
+# products are too small for it to pay. Elsewhere float32 throughout.
+LOW_PRECISION_FROM = 10_000
+BFLOAT16_FAST = bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
 TRAIN_WORKERS = 2
 PARALLEL_SECONDS = 0.3
 # A share of the work on one of two threads takes this much longer than alone (the threads share the
@@ -70,25 +82,29 @@ PARALLEL_SECONDS = 0.3
 THREAD_OVERHEAD = 1.2
 LONG_TRAINING_STEPS = 10**6  # surely past PARALLEL_SECONDS: where max_steps reads a long training's cost per step
 
-# training_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP) on one thread;
+# training_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP) on one thread,
+#                    with LOW_PRODUCT for PRODUCT where the products are in bfloat16 (product_dtype);
 # predicted_seconds = training_seconds of the largest chunk (workers)
-#                     + instances x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START.
-# Fitted by benchmarks/calibrate.py --wall (wall seconds on one thread of the quiet 2-core machine; its
-# fit predicts 0.88-1.13 x the measured time over the 18 settings in benchmarks/calibration.json).
-PRODUCT_SECONDS = 9.29e-11  # per multiply-add of the five batched products, per hidden dimension
-VALUE_SECONDS = 4.69e-9  # per sampled feature value: sampling, masks, the loss (element-wise work)
-RUN_SECONDS = 7.26e-6  # per run and step, whatever its size
-STEP_SECONDS = 6.51e-5  # per step: Python and kernel launches, the schedule, bookkeeping
-EVALUATE_PRODUCT_SECONDS = 2.74e-6  # held-out evaluation per feature and hidden dimension
-EVALUATE_VALUE_SECONDS = 2.65e-4  # held-out evaluation per feature
-START_SECONDS = 3.58e-6
+#                     + instances x samples x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START,
+#                     samples = superpos.evaluate.heldout_samples(n).
+# Fitted by benchmarks/calibrate.py (CPU seconds on one thread of the 2-core machine, whose speed varied
+# by up to 1.5x between runs that day; the fit predicts 0.72-1.20 x the measured time over the 18 settings
+# in benchmarks/calibration.json). STEP came out 0: the per-step cost is within RUN's at these sizes.
+PRODUCT_SECONDS = 8.75e-11  # per multiply-add of the five batched products, per hidden dimension
+LOW_PRODUCT_SECONDS = 2.78e-11  # the same in bfloat16 (product_dtype)
+VALUE_SECONDS = 4.75e-09  # per sampled feature value: sampling, masks, the loss (element-wise work)
+RUN_SECONDS = 8.4e-06  # per run and step, whatever its size
+STEP_SECONDS = 0.0  # per step: Python and kernel launches, the schedule, bookkeeping
+EVALUATE_PRODUCT_SECONDS = 1.6e-10  # held-out evaluation per input, feature and hidden dimension
+EVALUATE_VALUE_SECONDS = 5.21e-10  # held-out evaluation per input and feature
+START_SECONDS = 0.0578  # per training: threads, evaluation set-up
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """How one batch of models trains: `restarts` runs per model for PRUNE_FRACTION of the steps,
-    then each model's best run for the rest; Adam with warm-up over the fraction `warmup` of the
-    steps and cosine decay from each model's peak rate `lr` (the automatic rate depends on the
+    """How one batch of models trains: `restarts` runs per model for the fraction `prune` of the
+    steps, then each model's best run for the rest; Adam with warm-up over the fraction `warmup` of
+    the steps and cosine decay from each model's peak rate `lr` (the automatic rate depends on the
     model's sparsity)."""
 
     steps: int
@@ -96,6 +112,7 @@ class Schedule:
     lr: tuple[float, ...]  # one peak rate per model (instance)
     restarts: int
     warmup: float = WARMUP_FRACTION
+    prune: float = PRUNE_FRACTION
 
     def of_model(self, index: int) -> dict:
         """Model `index`'s schedule as plain values, with its own peak rate."""
@@ -105,6 +122,7 @@ class Schedule:
             "lr": self.lr[index],
             "restarts": self.restarts,
             "warmup": self.warmup,
+            "prune": self.prune,
         }
 
 
@@ -130,7 +148,9 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
         batch = 256, 512 below p = 0.02, 1024 below p = 0.005
         steps = max(MIN_AUTOMATIC_STEPS, BASE_STEPS x max(clip(n / (4 m), 1, 4), clip((P_SPARSE / p)^(1/3), 1, 2)),
                     TRAVEL / min(LR_MAX, LR_SCALE / m^0.75))
-        restarts = 8 if n m <= SMALL_MODEL / 4, 6 if n m <= SMALL_MODEL, else 1.
+        restarts = 8 if n m <= SMALL_MODEL / 4, 6 if n m <= SMALL_MODEL, else 1; linear models 1,
+                   neuron models with n m <= SMALL_MODEL / 4 cut to their best run at LATE_PRUNE_FRACTION
+                   of the steps, the others at PRUNE_FRACTION.
     """
     p_given_active = effective_probability(probability)
     if model == "abs":  # its own rule, fitted on its own benchmark
@@ -152,8 +172,12 @@ def automatic_schedule(model: str, n_features: int, n_hidden: int, probability) 
     travel = TRAVEL / min(LR_MAX, LR_SCALE / n_hidden**0.75)
     steps = int(round(max(MIN_AUTOMATIC_STEPS, BASE_STEPS * max(crowding, scarcity), travel)))
     # Small models have several starts, which escape dead neurons and the local minima of a few features.
-    restarts = 8 if n_features * n_hidden <= SMALL_MODEL / 4 else 6 if small else 1
-    return Schedule(steps=steps, batch_size=batch_size, lr=tuple(lr.tolist()), restarts=restarts)
+    # A linear model's loss has no such minima (every local minimum of a linear autoencoder is global,
+    # Baldi & Hornik 1989): at n = 5 and 20 one start was within 0.5-1% of eight in mean loss, in 63-75% of the time.
+    tiny = n_features * n_hidden <= SMALL_MODEL / 4
+    restarts = 1 if model == "linear" else 8 if tiny else 6 if small else 1
+    prune = LATE_PRUNE_FRACTION if model == "neuron" and tiny else PRUNE_FRACTION
+    return Schedule(steps=steps, batch_size=batch_size, lr=tuple(lr.tolist()), restarts=restarts, prune=prune)
 
 
 def budget(schedule: Schedule, automatic: Schedule) -> np.ndarray:
@@ -190,17 +214,24 @@ def seconds_allowed(instances: int, max_seconds: float) -> float:
     return max_seconds if instances == 1 else BATCH_FACTOR * max_seconds
 
 
-def runs_per_step(instances: int, restarts: int) -> float:
-    """Runs trained per step, on average: instances x (1 + (restarts - 1) x PRUNE_FRACTION)."""
-    return instances * (1.0 + (restarts - 1) * PRUNE_FRACTION)
+def runs_per_step(instances: int, restarts: int, prune: float = PRUNE_FRACTION) -> float:
+    """Runs trained per step, on average: instances x (1 + (restarts - 1) x prune)."""
+    return instances * (1.0 + (restarts - 1) * prune)
 
 
 def training_seconds(n_features: int, n_hidden: int, instances: int, schedule: Schedule) -> float:
     """Seconds the training steps of `instances` models take on one thread (the calibrated model above)."""
-    runs = runs_per_step(instances, schedule.restarts)
+    runs = runs_per_step(instances, schedule.restarts, schedule.prune)
     values = schedule.batch_size * n_features
-    per_run = values * (PRODUCT_SECONDS * n_hidden + VALUE_SECONDS) + RUN_SECONDS
+    product = LOW_PRODUCT_SECONDS if product_dtype(n_features, n_hidden) == torch.bfloat16 else PRODUCT_SECONDS
+    per_run = values * (product * n_hidden + VALUE_SECONDS) + RUN_SECONDS
     return schedule.steps * (runs * per_run + STEP_SECONDS)
+
+
+def product_dtype(n_features: int, n_hidden: int) -> torch.dtype:
+    """The dtype of the trainer's products' factors: bfloat16 for n m >= LOW_PRECISION_FROM on a CPU
+    with bfloat16 instructions (BFLOAT16_FAST), else float32."""
+    return torch.bfloat16 if BFLOAT16_FAST and n_features * n_hidden >= LOW_PRECISION_FROM else torch.float32
 
 
 def workers(n_features: int, n_hidden: int, instances: int, schedule: Schedule) -> int:
@@ -223,7 +254,8 @@ def predicted_seconds(n_features: int, n_hidden: int, instances: int, schedule: 
     else:
         share = dataclasses.replace(schedule, batch_size=math.ceil(schedule.batch_size / threads))
         training = THREAD_OVERHEAD * training_seconds(n_features, n_hidden, instances, share)
-    evaluation = instances * n_features * (EVALUATE_PRODUCT_SECONDS * n_hidden + EVALUATE_VALUE_SECONDS)
+    inputs = instances * heldout_samples(n_features) * n_features
+    evaluation = inputs * (EVALUATE_PRODUCT_SECONDS * n_hidden + EVALUATE_VALUE_SECONDS)
     return training + evaluation + START_SECONDS
 
 

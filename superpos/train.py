@@ -9,8 +9,8 @@ Why it is fast (benchmarks/ compares it with the paper's recipe side by side):
 - a higher peak learning rate with warm-up and cosine decay needs ~30x fewer steps;
 - one CPU thread: on a shared 2-core machine it is steadier than two.
 Restarts guard against the local minima the paper's recipe falls into (4 of 5 features at
-S = 0.95 for some seeds): each instance starts `restarts` times, and after PRUNE_FRACTION of
-the steps only the run with the lowest loss on a separate selection sample goes on.
+S = 0.95 for some seeds): each instance starts `restarts` times, and after a fifth of the steps
+(the schedule's `prune`) only the run with the lowest loss on a separate selection sample goes on.
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ import torch
 from superpos import absolute
 from superpos.config import Config
 from superpos.data import FeatureSets, NonzeroSampler, keep_where_positive, zero_input_probability
-from superpos.evaluate import heldout_loss
-from superpos.models import forward_parts, weighted_squared_error
+from superpos.evaluate import heldout_loss, heldout_samples
+from superpos.models import forward_parts, product, weighted_squared_error
 from superpos.schedule import (
     MAX_SECONDS,
-    PRUNE_FRACTION,
     WARMUP_FRACTION,
     Schedule,
     automatic_schedule,
     check_time,
+    product_dtype,
     resolve,
     workers,
 )
@@ -178,9 +178,12 @@ class ExpectedLoss:
     so that term is exact and batches are drawn given x != 0 (NonzeroSampler).
     """
 
-    def __init__(self, model: str, importance: torch.Tensor, zero_share: torch.Tensor, batch_size: int):
+    def __init__(
+        self, model: str, importance: torch.Tensor, zero_share: torch.Tensor, batch_size: int, dtype=torch.float32
+    ):
         n_features = importance.shape[1]
         self.model, self.importance, self.zero_share = model, importance, zero_share
+        self.dtype = dtype  # of the batched products' factors (superpos.models.product)
         # Constant factors of the gradients, computed once: dLoss/dx'_i of one sample is
         # s_i (x'_i - x_i) with s_i = 2 I_i (1 - P0) / (batch n); dLoss/db_i of the zero term 2 I_i P0 f(b_i) / n.
         self.output_scale = (2.0 / (batch_size * n_features)) * importance * (1.0 - zero_share)[:, None]
@@ -192,20 +195,23 @@ class ExpectedLoss:
         With e = (out - x) where the output ReLU passes (everywhere for linear) and g = s e
         = dLoss/d(out): dW = h g^T + (W g * dh/dpre) x^T, db = sum_batch g + zero term (left out
         with zero_term=False: the second half of a batch split in two). The per-feature s
-        multiplies the small (m, n) factors, W s and h e^T, not the batch-sized e.
+        multiplies the small (m, n) factors, W s and h e^T, not the batch-sized e. The products'
+        factors are rounded to self.dtype once each (x and e are used twice).
         """
-        pre_activation, hidden, out = forward_parts(self.model, weights, bias, x)
+        x_factor = x.to(self.dtype)
+        pre_activation, hidden, out = forward_parts(self.model, weights, bias, x_factor, dtype=self.dtype)
         error = torch.sub(out, x)
         if self.model != "linear":  # ReLU(out) passes no gradient where out <= 0
             error = keep_where_positive(error, out)
         scale = self.output_scale[:, None, :]  # (instances, 1, n): scales W's and dW's columns
-        hidden_grad = torch.bmm(weights * scale, error)
+        error_factor = error.to(self.dtype)
+        hidden_grad = product(weights * scale, error_factor, self.dtype)
         if self.model == "neuron":
             hidden_grad = keep_where_positive(hidden_grad, pre_activation)
-        torch.bmm(hidden, error.transpose(1, 2), out=weight_grad)
+        product(hidden, error_factor.transpose(1, 2), self.dtype, out=weight_grad)
         weight_grad.mul_(scale)
         # Not baddbmm_: into this strided view it loops over instances, several times slower.
-        weight_grad.add_(torch.bmm(hidden_grad, x.transpose(1, 2)))
+        weight_grad.add_(product(hidden_grad, x_factor.transpose(1, 2), self.dtype))
         bias_value = bias if self.model == "linear" else torch.relu(bias)
         zero = float(zero_term)
         torch.addcmul(error.sum(dim=2).mul_(self.output_scale), self.zero_scale, bias_value, value=zero, out=bias_grad)
@@ -224,7 +230,9 @@ class Runs:
     """The state of a batch of training runs: W and b in one tensor, Adam's moments, and the
     data and loss of each run. `select` keeps some runs (restarts are pruned this way)."""
 
-    def __init__(self, model, parameters, moments, probability, importance, peak_lr, batch_size, sets=None):
+    def __init__(
+        self, model, parameters, moments, probability, importance, peak_lr, batch_size, sets=None, dtype=torch.float32
+    ):
         self.parameters, self.moments = parameters, moments
         self.probability, self.importance, self.peak_lr = probability, importance, peak_lr
         n_hidden = parameters.shape[1] - 1
@@ -232,12 +240,14 @@ class Runs:
         self.weights, self.bias = parameters[:, :n_hidden], parameters[:, n_hidden]
         self.grad = torch.zeros_like(parameters)
         zero_share = zero_input_probability(probability, sets)
+        self.dtype = dtype  # of the products' factors (superpos.schedule.product_dtype)
+        # All runs share their uniforms (superpos.data.uniforms): the draw costs a run's share.
         if model == "abs":  # weights are the rows [W1; W2^T] (superpos.absolute)
-            self.sample = absolute.SignedSampler(probability, sets)
-            self.loss = absolute.AbsoluteLoss(importance, zero_share, batch_size)
+            self.sample = absolute.SignedSampler(probability, sets, common=True)
+            self.loss = absolute.AbsoluteLoss(importance, zero_share, batch_size, self.dtype)
         else:
-            self.sample = NonzeroSampler(probability, sets)
-            self.loss = ExpectedLoss(model, importance, zero_share, batch_size)
+            self.sample = NonzeroSampler(probability, sets, common=True)
+            self.loss = ExpectedLoss(model, importance, zero_share, batch_size, self.dtype)
         self.model, self.batch_size, self.sets = model, batch_size, sets
 
     def gradients(self, x: torch.Tensor, grad: torch.Tensor, zero_term: bool = True) -> torch.Tensor:
@@ -249,7 +259,15 @@ class Runs:
         moments = tuple(moment[index] for moment in self.moments)
         probability, importance, peak_lr = self.probability[index], self.importance[index], self.peak_lr[index]
         return Runs(
-            self.model, self.parameters[index], moments, probability, importance, peak_lr, self.batch_size, self.sets
+            self.model,
+            self.parameters[index],
+            moments,
+            probability,
+            importance,
+            peak_lr,
+            self.batch_size,
+            self.sets,
+            self.dtype,
         )
 
     def selection_loss(self, seed: int) -> torch.Tensor:
@@ -293,7 +311,7 @@ def train_runs(
     """Train one toy model per row of `probability` / `importance` with `schedule`, into `trained`.
 
     W starts normal with initial_std (small), b = 0. Each instance starts `restarts` times; after
-    PRUNE_FRACTION of the steps, when the geometry has formed, only its best run goes on (judged
+    the schedule's `prune` fraction of the steps, when the geometry has formed, only its best run goes on (judged
     on a selection sample), so restarts cost little. With `start`, restart 0 of each instance
     starts there (train_instances). With halves = 2 each step's batch is drawn and differentiated
     in two halves, side by side on two threads (one model, and a second core to spare).
@@ -307,13 +325,14 @@ def train_runs(
         std = initial_std(n_features, n_hidden)
         parameters = torch.zeros(instances * restarts, n_hidden + 1, n_features)
         parameters[:, :n_hidden] = torch.randn(instances * restarts, n_hidden, n_features, generator=generator) * std
-    if start is not None:  # run i is restart 0 of instance i
-        parameters[:instances, :n_hidden] = torch.as_tensor(np.asarray(start[0]), dtype=torch.float32)
-        parameters[:instances, n_hidden] = torch.as_tensor(np.asarray(start[1]), dtype=torch.float32)
+    if start is not None:  # run i is restart 0 of instance i; the last row is b
+        parameters[:instances, :-1] = torch.as_tensor(np.asarray(start[0]), dtype=torch.float32)
+        parameters[:instances, -1] = torch.as_tensor(np.asarray(start[1]), dtype=torch.float32)
     moments = (torch.zeros_like(parameters), torch.zeros_like(parameters))
     tile = lambda array: torch.tensor(np.tile(array, (restarts, 1)), dtype=torch.float32)  # noqa: E731
     peak_lr = tile(np.asarray(schedule.lr)[:, None])[:, :, None]  # (runs, 1, 1)
-    runs = Runs(model, parameters, moments, tile(probability), tile(importance), peak_lr, batch_size, sets)
+    dtype = product_dtype(n_features, n_hidden)
+    runs = Runs(model, parameters, moments, tile(probability), tile(importance), peak_lr, batch_size, sets, dtype)
 
     # One batch, or (halves = 2) two halves drawn from two random streams, the second on a thread of
     # its own, whose gradients add up to the whole batch's (the x = 0 term counted once).
@@ -326,7 +345,7 @@ def train_runs(
         return x, runs.gradients(x, grad, zero_term=index == 0)
 
     pool = ThreadPoolExecutor(1) if halves == 2 else None
-    prune_step = int(PRUNE_FRACTION * steps) if restarts > 1 else -1
+    prune_step = int(schedule.prune * steps) if restarts > 1 else -1
     snapshot_at = set(spaced_steps(steps, SNAPSHOTS).tolist())
     loss_at = set(loss_steps(steps).tolist())
     selection_at = convergence_steps(steps)
@@ -400,7 +419,8 @@ def train_instances(
     kernels): several models in two chunks of instances, each with its own random stream (seed +
     chunk); one model with each step's batch in two halves. `progress`, if given, is called with
     the fraction done. A training predicted to take longer than `max_seconds` raises WorkLimitError (None: no limit).
-    `start` = (W (instances, m, n), b (instances, n)), if given, is a warm start: each instance's
+    `start` = (W (instances, m, n), b (instances, n)), if given (for abs W is the weight rows
+    [W1; W2^T], (instances, 2m, n), as superpos.absolute keeps them), is a warm start: each instance's
     first run starts there, the others cold (at least one), and the best is kept as usual, so a
     warm start never does worse than a cold one; warm_start_won says which won.
     `sets` (superpos.data.FeatureSets), if given, groups the features into correlated and
@@ -459,7 +479,16 @@ def train_instances(
         snapshots, output_weights = joined("snapshots", axis=1).numpy(), None
         if model == "abs":
             (weights, output_weights), snapshots = absolute.unpack(weights), absolute.unpack(snapshots)[0]
-        heldout = heldout_loss(model, weights, bias, probability, importance, output_weights=output_weights, sets=sets)
+        heldout = heldout_loss(
+            model,
+            weights,
+            bias,
+            probability,
+            importance,
+            samples=heldout_samples(n_features),
+            output_weights=output_weights,
+            sets=sets,
+        )
     selection_history = joined("selection_history").double().numpy()
     final_fall = (selection_history[:, 0] - selection_history[:, -1]) / np.abs(selection_history[:, -1])
     report(1.0)

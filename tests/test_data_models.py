@@ -11,6 +11,7 @@ from superpos.config import SETTINGS, TRAINING_FIELDS, Config, ConfigError
 from superpos.data import NonzeroSampler, sample_features, zero_input_probability
 from superpos.models import forward
 from superpos.train import ExpectedLoss
+from tests.numerics import assert_matches
 
 
 def test_sample_features_probability_and_range():
@@ -26,10 +27,11 @@ def test_sample_features_probability_and_range():
     assert abs(values.var().item() - 1 / 12) < 0.005
 
 
-def test_nonzero_sampler_is_the_conditional_distribution():
+@pytest.mark.parametrize("common", [False, True])
+def test_nonzero_sampler_is_the_conditional_distribution(common):
     probability = torch.tensor([[0.05] * 5, [0.3, 0.9, 0.01, 0.5, 0.2], [1.0] * 5])
     generator = torch.Generator().manual_seed(1)
-    conditional = NonzeroSampler(probability)(200_000, generator)
+    conditional = NonzeroSampler(probability, common=common)(200_000, generator)
     assert (conditional.sum(dim=1) > 0).all(), "every sample has an active feature"
     plain = sample_features(probability, 400_000, generator)
     for instance in range(3):
@@ -39,6 +41,18 @@ def test_nonzero_sampler_is_the_conditional_distribution():
         np.testing.assert_allclose(observed.numpy(), expected.numpy(), atol=0.01)
     values = conditional[conditional > 0]
     assert abs(values.mean().item() - 0.5) < 0.01
+
+
+def test_common_uniforms_serve_every_instance_from_one_draw():
+    """With common uniforms two instances with the same probabilities get the same inputs, and a
+    denser one is active wherever they are (u < p implies u < 2p); from their own, they differ.
+    (P(x = 0) = 0.7^80: no column is redrawn. The conditional test above covers both paths.)"""
+    probabilities = torch.tensor([[0.3] * 80, [0.3] * 80, [0.6] * 80])
+    common = NonzeroSampler(probabilities, common=True)(500, torch.Generator().manual_seed(2))
+    own = NonzeroSampler(probabilities)(500, torch.Generator().manual_seed(2))
+    torch.testing.assert_close(common[0], common[1])
+    assert ((common[0] > 0) <= (common[2] > 0)).all()
+    assert not torch.equal(own[0], own[1])
 
 
 def test_the_plain_draw_keeps_its_nonzero_columns_and_redraws_the_empty_ones_given_active():
@@ -101,8 +115,9 @@ def test_forward_matches_formula(model):
         np.testing.assert_allclose(forward(model, W, B, X)[0, :, sample].numpy(), expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("model", ["linear", "relu", "neuron"])
-def test_hand_derived_gradients_match_autograd(model):
+def test_hand_derived_gradients_match_autograd(model, dtype):
     generator = torch.Generator().manual_seed(3)
     probability = torch.tensor([[0.3, 0.5, 0.2, 0.9], [0.05, 0.05, 0.05, 0.05]])
     importance = torch.tensor([[1.0, 0.7, 0.49, 0.343], [1.0, 1.0, 1.0, 1.0]])
@@ -110,7 +125,7 @@ def test_hand_derived_gradients_match_autograd(model):
     x = NonzeroSampler(probability)(64, generator)
     weights = torch.randn(2, 3, 4, generator=generator)
     bias = torch.randn(2, 4, generator=generator) * 0.3
-    loss = ExpectedLoss(model, importance, zero_share, batch_size=64)
+    loss = ExpectedLoss(model, importance, zero_share, batch_size=64, dtype=dtype)
     weight_grad, bias_grad = torch.zeros_like(weights), torch.zeros_like(bias)
     out = loss.gradients(weights, bias, x, weight_grad, bias_grad)
 
@@ -121,9 +136,9 @@ def test_hand_derived_gradients_match_autograd(model):
         torch.bmm(auto_weights, x).relu() if model == "neuron" else torch.bmm(auto_weights, x),
     )
     loss(x, auto_out, auto_bias).sum().backward()
-    np.testing.assert_allclose(out.numpy(), auto_out.detach().numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(weight_grad.numpy(), auto_weights.grad.numpy(), rtol=1e-4, atol=1e-7)
-    np.testing.assert_allclose(bias_grad.numpy(), auto_bias.grad.numpy(), rtol=1e-4, atol=1e-7)
+    assert_matches(out, auto_out.detach(), dtype, rtol=1e-5, atol=1e-6)
+    assert_matches(weight_grad, auto_weights.grad, dtype, rtol=1e-4, atol=1e-7)
+    assert_matches(bias_grad, auto_bias.grad, dtype, rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.parametrize(
@@ -184,10 +199,15 @@ def test_max_steps_is_the_largest_count_the_work_limit_accepts(n_features, n_hid
     assert caught.value.field == "steps" and f"at most {most} steps" in caught.value.detail
 
 
-def test_the_time_model_counts_the_hidden_dimensions_and_the_models():
+def test_the_time_model_counts_the_hidden_dimensions_and_the_models(monkeypatch):
     plan = schedule.Schedule(steps=1000, batch_size=512, lr=(0.01,), restarts=1)
     narrow = schedule.predicted_seconds(1000, 2, 1, plan)
-    assert schedule.predicted_seconds(1000, 200, 1, plan) > 2 * narrow
+    wide = {}
+    for fast in (False, True):  # bfloat16 products, where the CPU is fast at them, from n m = 10,000
+        monkeypatch.setattr(schedule, "BFLOAT16_FAST", fast)
+        wide[fast] = schedule.predicted_seconds(1000, 200, 1, plan)
+    assert wide[False] > 2 * narrow
+    assert narrow < wide[True] < wide[False]
     sweep = dataclasses.replace(plan, lr=(0.01,) * 10)
     assert schedule.predicted_seconds(1000, 2, 10, sweep) > 5 * narrow
 

@@ -9,6 +9,7 @@ import torch
 
 import superpos
 from superpos import metrics, schedule
+from superpos.evaluate import HELDOUT_SAMPLES, heldout_loss, heldout_samples
 from superpos.train import learning_rate, train_instances
 
 train_module = importlib.import_module("superpos.train")  # the package's `train` is the function
@@ -272,3 +273,48 @@ def test_one_long_model_trains_on_two_threads_as_well_as_on_one(monkeypatch):
     monkeypatch.setattr(schedule, "TRAIN_WORKERS", 1)
     whole = train_instances("relu", 8, probability, importance, **settings)
     assert abs(halves[0].heldout[0] / whole.heldout[0] - 1) < 0.02, (halves[0].heldout, whole.heldout)
+
+
+def test_products_round_to_bfloat16_only_for_large_models_on_cpus_fast_at_it(monkeypatch):
+    monkeypatch.setattr(schedule, "BFLOAT16_FAST", True)
+    assert schedule.product_dtype(1000, 100) == torch.bfloat16
+    assert schedule.product_dtype(100, 100) == torch.bfloat16  # n m = LOW_PRECISION_FROM
+    assert schedule.product_dtype(100, 20) == torch.float32
+    monkeypatch.setattr(schedule, "BFLOAT16_FAST", False)
+    assert schedule.product_dtype(1000, 100) == torch.float32
+
+
+def test_bfloat16_products_train_to_the_same_loss(monkeypatch):
+    """The same model trained with bfloat16 and with float32 products ends at the same held-out loss
+    (to 1%), though not at the same weights."""
+    probability, importance = np.full((2, 200), 0.1), np.ones((2, 200))
+    probability[1] = 0.02
+    settings = {"steps": 400, "batch_size": 256, "max_seconds": None, "seed": 1}
+    results = {}
+    for fast in (True, False):
+        monkeypatch.setattr(schedule, "BFLOAT16_FAST", fast)
+        results[fast] = train_instances("relu", 50, probability, importance, **settings)
+    assert not np.array_equal(results[True].weights, results[False].weights)
+    np.testing.assert_allclose(results[True].heldout, results[False].heldout, rtol=0.01)
+
+
+def test_a_wide_model_scores_itself_on_a_smaller_sample_of_the_same_kind():
+    assert heldout_samples(100) == HELDOUT_SAMPLES
+    assert heldout_samples(1000) < HELDOUT_SAMPLES / 4
+    probability, importance = np.full((1, 600), 0.05), np.ones((1, 600))
+    result = train_instances("linear", 1, probability, importance, steps=20, max_seconds=None)
+    fewer = heldout_loss("linear", result.weights, result.bias, probability, importance, samples=heldout_samples(600))
+    np.testing.assert_array_equal(result.heldout, fewer)
+    full = heldout_loss("linear", result.weights, result.bias, probability, importance)
+    np.testing.assert_allclose(result.heldout, full, rtol=0.01)
+
+
+def test_an_abs_model_warm_starts_from_its_own_weight_rows():
+    """The abs model's start is its weight rows [W1; W2^T]: a trained model restarted from them
+    keeps its loss (the warm run wins against a cold one)."""
+    probability, importance = np.ones((1, 3)), np.ones((1, 3))
+    trained = train_instances("abs", 6, probability, importance, seed=0, max_seconds=None)
+    rows = np.concatenate([trained.weights, trained.output_weights.swapaxes(1, 2)], axis=1)
+    again = train_instances("abs", 6, probability, importance, steps=50, seed=1, start=(rows, trained.bias))
+    assert again.warm_start_won.all()
+    assert again.heldout[0] <= 2 * trained.heldout[0] + 1e-6
