@@ -12,7 +12,7 @@ sample (superpos.evaluate.heldout_loss). superpos runs its automatic schedule wi
 one torch thread; a long batch trains in chunks on threads of its own (superpos.schedule.workers),
 so beside its wall seconds the table gives its CPU seconds, and "CPU ratio" is the like-for-like
 comparison with the one-thread reference. Its time includes its restart selection, convergence
-checks and evaluation.
+checks and evaluation; a training under a second is the median of SHORT_REPEATS runs.
 
 A second table times the app's Sparsity sweep (ten models, p = 20^-t, in one batch) at each size
 beside the time the work limit predicts for it (superpos.schedule.predicted_seconds).
@@ -29,6 +29,7 @@ import torch
 from benchmarks import reference_store
 from benchmarks.reference import STEPS, train_reference
 from benchmarks.table import print_table
+from superpos.evaluate import heldout_loss
 from superpos.experiments import INTRO_SPARSITIES
 from superpos.schedule import predicted_seconds, workers
 from superpos.train import TRAIN_THREADS, train_instances
@@ -36,6 +37,7 @@ from superpos.train import TRAIN_THREADS, train_instances
 SIZES = ((5, 2), (20, 5), (100, 20), (400, 30), (1000, 100))
 LIVE_REFERENCE_UP_TO = 100  # n; larger references are stored
 TIMING_STEPS = 200
+SHORT_REPEATS = 5
 
 
 def grid_probability(n_features: int, sparsities) -> np.ndarray:
@@ -58,20 +60,28 @@ def reference_cell(model: str, n_features: int, n_hidden: int) -> tuple[np.ndarr
 def compare(model: str, n_features: int, n_hidden: int) -> dict:
     reference, reference_seconds, source = reference_cell(model, n_features, n_hidden)
     probability = grid_probability(n_features, reference_store.SPARSITIES)
-    started = time.process_time()
-    result = train_instances(model, n_hidden, probability, np.ones_like(probability), seed=0, max_seconds=None)
-    cpu_seconds = time.process_time() - started
-    ratio = result.heldout / reference
+    # A training under a second is timed SHORT_REPEATS times, and the medians are shown: at 0.1 s one
+    # run's time varies by half on a shared machine. Every repeat trains the same (same seed).
+    seconds, cpu = [], []
+    while not seconds or (len(seconds) < SHORT_REPEATS and seconds[0] < 1.0):
+        started = time.process_time()
+        result = train_instances(model, n_hidden, probability, np.ones_like(probability), seed=0, max_seconds=None)
+        cpu.append(time.process_time() - started)
+        seconds.append(result.seconds)
+    wall_seconds, cpu_seconds = float(np.median(seconds)), float(np.median(cpu))
+    # On the full held-out sample, as the reference was (a wide model scores itself on fewer inputs).
+    ours = heldout_loss(model, result.weights, result.bias, probability, np.ones_like(probability))
+    ratio = ours / reference
     return {
         "cell": f"{n_features}/{n_hidden} {model}",
         "reference s": reference_seconds,
-        "superpos s": result.seconds,
-        "ratio": reference_seconds / result.seconds,
+        "superpos s": wall_seconds,
+        "ratio": reference_seconds / wall_seconds,
         "superpos CPU s": cpu_seconds,
         "CPU ratio": reference_seconds / cpu_seconds,
         "reference loss": reference.mean(),
-        "superpos loss": result.heldout.mean(),
-        "loss ratio": result.heldout.mean() / reference.mean(),
+        "superpos loss": ours.mean(),
+        "loss ratio": ours.mean() / reference.mean(),
         "worst instance": ratio.max(),
         "converged": f"{int(result.converged.sum())}/{len(ratio)}",
         "schedule": f"{result.schedule.steps}x{result.schedule.batch_size} r{result.schedule.restarts}",

@@ -87,17 +87,17 @@ LONG_TRAINING_STEPS = 10**6  # surely past PARALLEL_SECONDS: where max_steps rea
 # predicted_seconds = training_seconds of the largest chunk (workers)
 #                     + instances x samples x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START,
 #                     samples = superpos.evaluate.heldout_samples(n).
-# Fitted by benchmarks/calibrate.py (CPU seconds on one thread of the 2-core machine, whose speed varied
-# by up to 1.5x between runs that day; the fit predicts 0.72-1.20 x the measured time over the 18 settings
-# in benchmarks/calibration.json). STEP came out 0: the per-step cost is within RUN's at these sizes.
-PRODUCT_SECONDS = 8.75e-11  # per multiply-add of the five batched products, per hidden dimension
-LOW_PRODUCT_SECONDS = 2.78e-11  # the same in bfloat16 (product_dtype)
-VALUE_SECONDS = 4.75e-09  # per sampled feature value: sampling, masks, the loss (element-wise work)
-RUN_SECONDS = 8.4e-06  # per run and step, whatever its size
+# Fitted by benchmarks/calibrate.py --wall (wall seconds on one thread of the 2-core machine, whose speed
+# varied by up to 1.5x between runs that day; the fit predicts 0.87-1.13 x the measured time over the 18
+# settings in benchmarks/calibration.json). STEP came out 0: the per-step cost is within RUN's here.
+PRODUCT_SECONDS = 8.19e-11  # per multiply-add of the five batched products, per hidden dimension
+LOW_PRODUCT_SECONDS = 4.72e-11  # the same in bfloat16 (product_dtype)
+VALUE_SECONDS = 4.47e-09  # per sampled feature value: sampling, masks, the loss (element-wise work)
+RUN_SECONDS = 5.41e-06  # per run and step, whatever its size
 STEP_SECONDS = 0.0  # per step: Python and kernel launches, the schedule, bookkeeping
-EVALUATE_PRODUCT_SECONDS = 1.6e-10  # held-out evaluation per input, feature and hidden dimension
-EVALUATE_VALUE_SECONDS = 5.21e-10  # held-out evaluation per input and feature
-START_SECONDS = 0.0578  # per training: threads, evaluation set-up
+EVALUATE_PRODUCT_SECONDS = 1.17e-10  # held-out evaluation per input, feature and hidden dimension
+EVALUATE_VALUE_SECONDS = 1.76e-09  # held-out evaluation per input and feature
+START_SECONDS = 0.0355  # per training: threads, evaluation set-up
 
 
 @dataclass(frozen=True)

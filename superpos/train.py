@@ -42,9 +42,9 @@ from superpos.schedule import (
 )
 from superpos.schedule import budget as schedule_budget
 
-# One CPU thread per training: on a shared 2-core machine it is steadier than two, and several
-# trainings (app sessions) run side by side. torch's setting is process-wide, so the app and the
-# command line set it once when they start (torch.set_num_threads), never around a training.
+# One CPU thread per training thread: on a shared 2-core machine it is steadier than two, and several
+# trainings (app sessions) run side by side. The trainer sets it on its own threads (train_runs);
+# torch's setting is per thread there, so a caller's threads keep theirs.
 TRAIN_THREADS = 1
 PROGRESS_SECONDS = 0.1  # how often the progress bar hears from a training
 SNAPSHOTS = 40
@@ -316,6 +316,10 @@ def train_runs(
     starts there (train_instances). With halves = 2 each step's batch is drawn and differentiated
     in two halves, side by side on two threads (one model, and a second core to spare).
     """
+    # One torch thread for this training thread's kernels (TRAIN_THREADS): torch's OpenMP setting is
+    # per thread, so the caller's own threads keep theirs (a notebook's default of all cores would
+    # make these small products several times slower: 0.5 s instead of 0.1 s at n = 5, m = 2).
+    torch.set_num_threads(TRAIN_THREADS)
     instances, n_features = probability.shape
     steps, batch_size, restarts = schedule.steps, schedule.batch_size, schedule.restarts
     generator = torch.Generator().manual_seed(seed)
@@ -341,6 +345,8 @@ def train_runs(
     generators = [generator, torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))]
 
     def half(index: int, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if index == 1:  # on a thread of its own
+            torch.set_num_threads(TRAIN_THREADS)
         x = runs.sample(sizes[index], generators[index])
         return x, runs.gradients(x, grad, zero_term=index == 0)
 

@@ -318,3 +318,25 @@ def test_an_abs_model_warm_starts_from_its_own_weight_rows():
     again = train_instances("abs", 6, probability, importance, steps=50, seed=1, start=(rows, trained.bias))
     assert again.warm_start_won.all()
     assert again.heldout[0] <= 2 * trained.heldout[0] + 1e-6
+
+
+def test_the_trainer_runs_its_kernels_on_one_thread_and_leaves_the_callers_setting(monkeypatch):
+    """A notebook keeps torch's default of several threads; the trainer's own threads use one
+    (TRAIN_THREADS), the caller's count is unchanged afterwards."""
+    seen = []
+    gradients = train_module.Runs.gradients
+
+    def recording(self, *arguments, **keywords):
+        seen.append(torch.get_num_threads())
+        return gradients(self, *arguments, **keywords)
+
+    monkeypatch.setattr(train_module.Runs, "gradients", recording)
+    monkeypatch.setattr(schedule, "PARALLEL_SECONDS", 0.0)  # a second thread for half of each batch too
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        train_instances("relu", 2, np.full((1, 5), 0.1), np.ones((1, 5)), steps=20, max_seconds=None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {train_module.TRAIN_THREADS}
