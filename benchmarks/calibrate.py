@@ -2,11 +2,12 @@
 
     python -m benchmarks.calibrate          # measure, fit, print the constants and the errors
     python -m benchmarks.calibrate --check  # only compare today's constants with new measurements
+    python -m benchmarks.calibrate --wall --with earlier.json  # fit on new and earlier measurements
 
 Times superpos.train.train_instances on one thread over a spread of sizes, batches, instance
 counts and restarts, and fits, by least squares on relative error, the non-negative constants of
 
-    seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP)
+    seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + B n UNIFORM + STEP)
               + instances x samples x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START
 
 (runs = instances x (1 + (restarts - 1) x PRUNE_FRACTION); LOW_PRODUCT instead of PRODUCT where the
@@ -42,13 +43,15 @@ CONSTANTS = (
     "PRODUCT_SECONDS",
     "LOW_PRODUCT_SECONDS",
     "VALUE_SECONDS",
+    "UNIFORM_SECONDS",
     "RUN_SECONDS",
     "STEP_SECONDS",
     "EVALUATE_PRODUCT_SECONDS",
     "EVALUATE_VALUE_SECONDS",
     "START_SECONDS",
 )
-# (n, m, instances, batch, restarts, steps): small and large, narrow and wide, one model and a sweep.
+# (n, m, instances, batch, restarts, steps): small and large, narrow and wide, one model and a sweep
+# (and a sweep's chunk of five models on one thread at 400/30 and 1000/100).
 DESIGN = [
     (5, 2, 1, 256, 6, 400),
     (5, 2, 10, 256, 6, 400),
@@ -62,10 +65,12 @@ DESIGN = [
     (400, 30, 1, 256, 1, 400),
     (400, 30, 1, 1024, 1, 200),
     (400, 30, 10, 256, 1, 100),
+    (400, 30, 5, 256, 1, 200),
     (400, 100, 3, 512, 1, 100),
     (1000, 10, 1, 512, 1, 200),
     (1000, 100, 1, 512, 1, 100),
     (1000, 100, 3, 256, 1, 60),
+    (1000, 100, 5, 256, 1, 60),
     (1000, 200, 1, 256, 1, 60),
     (1000, 200, 1, 1024, 2, 30),
 ]
@@ -82,6 +87,7 @@ def features(n_features, n_hidden, instances, batch_size, restarts, steps) -> np
             0.0 if low else products,
             products if low else 0.0,
             steps * runs * batch_size * n_features,
+            steps * batch_size * n_features,
             steps * runs,
             steps,
             inputs * n_hidden,
@@ -154,6 +160,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare the current constants only; write nothing")
     parser.add_argument("--wall", action="store_true", help="time wall-clock seconds (a quiet machine) instead of CPU")
+    parser.add_argument(
+        "--with",
+        dest="earlier",
+        nargs="*",
+        default=[],
+        metavar="JSON",
+        help="earlier runs' stored measurements to fit on too (a machine whose speed varies through the day)",
+    )
     arguments = parser.parse_args()
     global MEASURE
     MEASURE = "wall" if arguments.wall else "cpu"
@@ -173,6 +187,11 @@ def main() -> None:
         check_threads()
     if arguments.check:
         return
+    for path in arguments.earlier:
+        earlier = json.loads(Path(path).read_text())
+        run = f"{earlier['date']}, commit {earlier['commit']}, {earlier['measured']}"
+        rows += [{**row, "run": run} for row in earlier["measurements"] if "run" not in row]
+    measured = np.array([row["seconds"] for row in rows])
     design = np.array([features(*row["point"]) for row in rows])
     # Least squares on relative error: divide each row by its measurement.
     constants = non_negative_fit(design / measured[:, None], np.ones(len(rows)))

@@ -76,28 +76,32 @@ LOW_PRECISION_FROM = 10_000
 BFLOAT16_FAST = bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
 TRAIN_WORKERS = 2
 PARALLEL_SECONDS = 0.3
-# A share of the work on one of two threads takes this much longer than alone (the threads share the
-# memory bus and take turns at Python's lock): without it the time model predicted 0.72-0.92 x the
-# measured time of the threaded settings of benchmarks/calibrate.py.
+# Half of one model's batch on each of two threads takes this much longer than alone (the halves meet
+# at every step, share the memory bus and take turns at Python's lock): a 1000/100 model predicted at
+# 4.96 s trains in 4.7-5.2 s. A chunk of several models per thread runs on its own until the end:
+# the ten-model sweep at 1000/100 took 18.4-19.8 s in three runs, against 18.8 s predicted with no
+# overhead for chunks (22.2 s with this one), and a five-model chunk of the calibration matched too.
 THREAD_OVERHEAD = 1.2
 LONG_TRAINING_STEPS = 10**6  # surely past PARALLEL_SECONDS: where max_steps reads a long training's cost per step
 
-# training_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + STEP) on one thread,
-#                    with LOW_PRODUCT for PRODUCT where the products are in bfloat16 (product_dtype);
+# training_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + B n UNIFORM + STEP) on one
+#                    thread, with LOW_PRODUCT for PRODUCT where the products are in bfloat16
+#                    (product_dtype); UNIFORM: the step's uniforms, shared by its runs;
 # predicted_seconds = training_seconds of the largest chunk (workers)
 #                     + instances x samples x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START,
 #                     samples = superpos.evaluate.heldout_samples(n).
 # Fitted by benchmarks/calibrate.py --wall (wall seconds on one thread of the 2-core machine, whose speed
-# varied by up to 1.5x between runs that day; the fit predicts 0.87-1.13 x the measured time over the 18
-# settings in benchmarks/calibration.json). STEP came out 0: the per-step cost is within RUN's here.
-PRODUCT_SECONDS = 8.19e-11  # per multiply-add of the five batched products, per hidden dimension
-LOW_PRODUCT_SECONDS = 4.72e-11  # the same in bfloat16 (product_dtype)
-VALUE_SECONDS = 4.47e-09  # per sampled feature value: sampling, masks, the loss (element-wise work)
-RUN_SECONDS = 5.41e-06  # per run and step, whatever its size
-STEP_SECONDS = 0.0  # per step: Python and kernel launches, the schedule, bookkeeping
-EVALUATE_PRODUCT_SECONDS = 1.17e-10  # held-out evaluation per input, feature and hidden dimension
-EVALUATE_VALUE_SECONDS = 1.76e-09  # held-out evaluation per input and feature
-START_SECONDS = 0.0355  # per training: threads, evaluation set-up
+# varied by up to 1.5x between runs that day; the fit predicts 0.86-1.14 x the measured time over the 20
+# settings in benchmarks/calibration.json).
+PRODUCT_SECONDS = 9.84e-11  # per multiply-add of the five batched products, per hidden dimension
+LOW_PRODUCT_SECONDS = 3.3e-11  # the same in bfloat16 (product_dtype)
+VALUE_SECONDS = 4.42e-09  # per sampled feature value: masks, the loss (element-wise work)
+UNIFORM_SECONDS = 1.32e-09  # per uniform drawn (one per feature value of a step, for all its runs)
+RUN_SECONDS = 7.25e-06  # per run and step, whatever its size
+STEP_SECONDS = 0.000103  # per step: Python and kernel launches, the schedule, bookkeeping
+EVALUATE_PRODUCT_SECONDS = 1.83e-10  # held-out evaluation per input, feature and hidden dimension
+EVALUATE_VALUE_SECONDS = 2.74e-09  # held-out evaluation per input and feature
+START_SECONDS = 0.0  # per training: threads, evaluation set-up
 
 
 @dataclass(frozen=True)
@@ -225,7 +229,7 @@ def training_seconds(n_features: int, n_hidden: int, instances: int, schedule: S
     values = schedule.batch_size * n_features
     product = LOW_PRODUCT_SECONDS if product_dtype(n_features, n_hidden) == torch.bfloat16 else PRODUCT_SECONDS
     per_run = values * (product * n_hidden + VALUE_SECONDS) + RUN_SECONDS
-    return schedule.steps * (runs * per_run + STEP_SECONDS)
+    return schedule.steps * (runs * per_run + values * UNIFORM_SECONDS + STEP_SECONDS)
 
 
 def product_dtype(n_features: int, n_hidden: int) -> torch.dtype:
@@ -250,7 +254,7 @@ def predicted_seconds(n_features: int, n_hidden: int, instances: int, schedule: 
     if threads == 1:
         training = training_seconds(n_features, n_hidden, instances, schedule)
     elif instances >= threads:
-        training = THREAD_OVERHEAD * training_seconds(n_features, n_hidden, math.ceil(instances / threads), schedule)
+        training = training_seconds(n_features, n_hidden, math.ceil(instances / threads), schedule)
     else:
         share = dataclasses.replace(schedule, batch_size=math.ceil(schedule.batch_size / threads))
         training = THREAD_OVERHEAD * training_seconds(n_features, n_hidden, instances, share)
