@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from superpos import schedule
+from superpos import data, schedule
 from superpos.config import SETTINGS, TRAINING_FIELDS, Config, ConfigError
 from superpos.data import NonzeroSampler, sample_features, zero_input_probability
 from superpos.models import forward
@@ -221,3 +221,14 @@ def test_automatic_steps_stop_at_the_work_limit_but_given_steps_are_refused():
     assert schedule.predicted_seconds(1000, 200, 10, capped) <= allowed or capped.steps == schedule.MIN_STEPS
     with pytest.raises(schedule.WorkLimitError):
         schedule.check_time(1000, 200, 10, dataclasses.replace(capped, steps=capped.steps * 4 + 10), 1.0)
+
+
+def test_counting_and_searching_find_the_same_first_active_feature(monkeypatch):
+    """NonzeroSampler.given_active finds k by counting up to COUNT_BELOW_UP_TO features, by
+    torch.searchsorted above: the same draws either way."""
+    probability = torch.rand(3, 40, generator=torch.Generator().manual_seed(5)) * 0.1
+    sampler = NonzeroSampler(probability)
+    counted = sampler.given_active(2000, torch.Generator().manual_seed(6))
+    monkeypatch.setattr(data, "COUNT_BELOW_UP_TO", 0)
+    searched = sampler.given_active(2000, torch.Generator().manual_seed(6))
+    torch.testing.assert_close(counted, searched, rtol=0, atol=0)
