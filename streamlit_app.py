@@ -25,7 +25,7 @@ from views import (
 )
 
 st.set_page_config(page_title="Superposition explorer", page_icon="🧲", layout="wide")
-torch.set_num_threads(TRAIN_THREADS)  # once per process, as superpos.train says: steadier on a shared CPU
+torch.set_num_threads(TRAIN_THREADS)  # the work outside the trainer's own threads too: steadier on a shared CPU
 
 RENDERERS = (
     tour.render,

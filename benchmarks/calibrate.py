@@ -2,7 +2,6 @@
 
     python -m benchmarks.calibrate          # measure, fit, print the constants and the errors
     python -m benchmarks.calibrate --check  # only compare today's constants with new measurements
-    python -m benchmarks.calibrate --wall --with earlier.json  # fit on new and earlier measurements
 
 Times superpos.train.train_instances on one thread over a spread of sizes, batches, instance
 counts and restarts, and fits, by least squares on relative error, the non-negative constants of
@@ -160,14 +159,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare the current constants only; write nothing")
     parser.add_argument("--wall", action="store_true", help="time wall-clock seconds (a quiet machine) instead of CPU")
-    parser.add_argument(
-        "--with",
-        dest="earlier",
-        nargs="*",
-        default=[],
-        metavar="JSON",
-        help="earlier runs' stored measurements to fit on too (a machine whose speed varies through the day)",
-    )
     arguments = parser.parse_args()
     global MEASURE
     MEASURE = "wall" if arguments.wall else "cpu"
@@ -187,11 +178,6 @@ def main() -> None:
         check_threads()
     if arguments.check:
         return
-    for path in arguments.earlier:
-        earlier = json.loads(Path(path).read_text())
-        run = f"{earlier['date']}, commit {earlier['commit']}, {earlier['measured']}"
-        rows += [{**row, "run": run} for row in earlier["measurements"] if "run" not in row]
-    measured = np.array([row["seconds"] for row in rows])
     design = np.array([features(*row["point"]) for row in rows])
     # Least squares on relative error: divide each row by its measurement.
     constants = non_negative_fit(design / measured[:, None], np.ones(len(rows)))

@@ -332,7 +332,7 @@ COMMANDS = {"train": run_train, "sweep": run_sweep, "jl": run_jl, "sae": run_sae
 
 
 def main(argv: list[str] | None = None) -> int:
-    torch.set_num_threads(TRAIN_THREADS)  # once per process, as superpos.train says
+    torch.set_num_threads(TRAIN_THREADS)  # the work outside the trainer's own threads too (superpos.train)
     try:
         arguments = build_parser().parse_args(argv)
         output = COMMANDS[arguments.command](arguments)

@@ -220,9 +220,10 @@ class NonzeroSampler:
         instances, n_features = self.cumulative.shape
         target = torch.rand(instances, batch_size, generator=generator)
         if n_features <= COUNT_BELOW_UP_TO:  # k = the number of cumulative values below the target
-            first = (self.cumulative[:, :, None] < target[:, None, :]).sum(dim=1).clamp_max_(n_features - 1)
+            first = (self.cumulative[:, :, None] < target[:, None, :]).sum(dim=1)
         else:
-            first = torch.searchsorted(self.cumulative, target).clamp_max_(n_features - 1)
+            first = torch.searchsorted(self.cumulative, target)
+        first.clamp_max_(n_features - 1)
         scale = self.inverse_threshold.gather(2, first[:, None, :].expand(instances, n_features, batch_size))
         scaled = scale.mul_(uniforms(instances, n_features, batch_size, generator, self.common))
         return keep_where_positive(scaled, 1.0 - scaled)

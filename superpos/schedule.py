@@ -65,15 +65,15 @@ SMALL_MODEL = 400  # n m up to this: several restarts (and the neuron model's fu
 P_SPARSE = 0.1  # below this feature probability the peak rate falls (as p^0.25, to half at most)
 MAX_SECONDS = 10.0  # the work limit: predicted seconds of training one model
 BATCH_FACTOR = 2.0  # a batch of several models (a sweep) may take this many times MAX_SECONDS
-# A long training of several models uses up to TRAIN_WORKERS threads, one chunk of instances each:
-# a second core nearly halves a sweep at n = 1000 (49.6 -> 25.9 s) and takes a third off one at
-# n = 20 (0.6 -> 0.4 s); below PARALLEL_SECONDS of one thread's work the threads' handovers eat the gain.
 # The products' factors are rounded to bfloat16 (superpos.models.product) from this n m up, on CPUs
 # with bfloat16 instructions: there the products run 4-5x faster, and a ten-model sweep at n = 1000,
 # m = 100 took 0.65x the time with the same held-out losses to 0.3%; at n = 100, m = 20 the
 # products are too small for it to pay. Elsewhere float32 throughout.
 LOW_PRECISION_FROM = 10_000
 BFLOAT16_FAST = bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
+# A long training of several models uses up to TRAIN_WORKERS threads, one chunk of instances each:
+# a second core nearly halves a sweep at n = 1000 (49.6 -> 25.9 s) and takes a third off one at
+# n = 20 (0.6 -> 0.4 s); below PARALLEL_SECONDS of one thread's work the threads' handovers eat the gain.
 TRAIN_WORKERS = 2
 PARALLEL_SECONDS = 0.3
 # Half of one model's batch on each of two threads takes this much longer than alone (the halves meet

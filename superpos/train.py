@@ -243,14 +243,14 @@ class Runs:
         self.weights, self.bias = parameters[:, :n_hidden], parameters[:, n_hidden]
         self.grad = torch.zeros_like(parameters)
         zero_share = zero_input_probability(probability, sets)
-        self.dtype = dtype  # of the products' factors (superpos.schedule.product_dtype)
-        # All runs share their uniforms (superpos.data.uniforms): the draw costs a run's share.
+        # dtype: of the products' factors (superpos.schedule.product_dtype). All runs share their
+        # uniforms (superpos.data.uniforms): the draw costs a run's share.
         if model == "abs":  # weights are the rows [W1; W2^T] (superpos.absolute)
             self.sample = absolute.SignedSampler(probability, sets, common=True)
-            self.loss = absolute.AbsoluteLoss(importance, zero_share, batch_size, self.dtype)
+            self.loss = absolute.AbsoluteLoss(importance, zero_share, batch_size, dtype)
         else:
             self.sample = NonzeroSampler(probability, sets, common=True)
-            self.loss = ExpectedLoss(model, importance, zero_share, batch_size, self.dtype)
+            self.loss = ExpectedLoss(model, importance, zero_share, batch_size, dtype)
         self.model, self.batch_size, self.sets = model, batch_size, sets
 
     def gradients(self, x: torch.Tensor, grad: torch.Tensor, zero_term: bool = True) -> torch.Tensor:
@@ -270,7 +270,7 @@ class Runs:
             peak_lr,
             self.batch_size,
             self.sets,
-            self.dtype,
+            self.loss.dtype,
         )
 
     def selection_loss(self, seed: int) -> torch.Tensor:
@@ -348,12 +348,11 @@ def train_runs(
     generators = [generator, torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))]
 
     def half(index: int, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if index == 1:  # on a thread of its own
-            torch.set_num_threads(TRAIN_THREADS)
         x = runs.sample(sizes[index], generators[index])
         return x, runs.gradients(x, grad, zero_term=index == 0)
 
-    pool = ThreadPoolExecutor(1) if halves == 2 else None
+    # The second half's thread runs its kernels on one torch thread too.
+    pool = ThreadPoolExecutor(1, initializer=torch.set_num_threads, initargs=(TRAIN_THREADS,)) if halves == 2 else None
     prune_step = int(schedule.prune * steps) if restarts > 1 else -1
     snapshot_at = set(spaced_steps(steps, SNAPSHOTS).tolist())
     loss_at = set(loss_steps(steps).tolist())
