@@ -8,7 +8,7 @@ trained together as one batch); each model kind; uniform importance. Reference: 
 (AdamW 1e-3, 10,000 steps, batch 1024; benchmarks/reference.py), run live for n <= 100 and read
 from benchmarks/reference_losses.json (made once by benchmarks/reference_store.py) above, where
 its time is a live 200-step run scaled to 10,000 steps. Both are scored on the same held-out
-sample (superpos.evaluate.heldout_loss). superpos runs its automatic schedule with no work limit,
+sample (superpos.evaluate.heldout_loss, on reference_store.scoring_samples(n) inputs). superpos runs its automatic schedule with no work limit,
 one torch thread; a long batch trains in chunks on threads of its own (superpos.schedule.workers),
 so beside its wall seconds the table gives its CPU seconds, and "CPU ratio" is the like-for-like
 comparison with the one-thread reference. Its time includes its restart selection, convergence
@@ -69,8 +69,9 @@ def compare(model: str, n_features: int, n_hidden: int) -> dict:
         cpu.append(time.process_time() - started)
         seconds.append(result.seconds)
     wall_seconds, cpu_seconds = float(np.median(seconds)), float(np.median(cpu))
-    # On the full held-out sample, as the reference was (a wide model scores itself on fewer inputs).
-    ours = heldout_loss(model, result.weights, result.bias, probability, np.ones_like(probability))
+    # On the reference's sample (a wide model scores itself on fewer inputs, a narrow one needs more).
+    samples = reference_store.scoring_samples(n_features)
+    ours = heldout_loss(model, result.weights, result.bias, probability, np.ones_like(probability), samples)
     ratio = ours / reference
     return {
         "cell": f"{n_features}/{n_hidden} {model}",

@@ -30,7 +30,7 @@ import torch
 
 from superpos import absolute
 from superpos.config import Config
-from superpos.data import FeatureSets, NonzeroSampler, keep_where_positive, zero_input_probability
+from superpos.data import BatchStream, FeatureSets, NonzeroSampler, keep_where_positive, zero_input_probability
 from superpos.evaluate import heldout_loss, heldout_samples
 from superpos.models import forward_parts, product, weighted_squared_error
 from superpos.schedule import (
@@ -347,8 +347,14 @@ def train_runs(
     sizes = [batch_size - second_size, second_size]
     generators = [generator, torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))]
 
+    def streams() -> list[BatchStream]:  # the halves' inputs, for the runs of now
+        values = lambda size: runs.probability.numel() * size  # noqa: E731
+        return [BatchStream(runs.sample, size, source, values(size)) for size, source in zip(sizes, generators)]
+
+    inputs = streams()
+
     def half(index: int, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = runs.sample(sizes[index], generators[index])
+        x = inputs[index]()
         return x, runs.gradients(x, grad, zero_term=index == 0)
 
     # The second half's thread runs its kernels on one torch thread too.
@@ -366,6 +372,7 @@ def train_runs(
             trained.warm_start_won = (winner == 0).numpy() if start is not None else None
             best = winner * instances + torch.arange(instances)
             runs = runs.select(best)
+            inputs = streams()
             snapshots, losses = [s[best] for s in snapshots], [v[best] for v in losses]
         if step in snapshot_at:
             snapshots.append(runs.weights.clone())

@@ -91,6 +91,21 @@ def test_both_ways_of_drawing_given_x_nonzero_agree():
         np.testing.assert_allclose(observed, expected, atol=0.004)
 
 
+def test_a_batch_stream_splits_one_draw_into_consecutive_batches(monkeypatch):
+    """c batches from a stream are one draw of c x batch split in order (each column is an independent
+    input), then the next draw; a large batch comes one per draw."""
+    monkeypatch.setattr(data, "BLOCK_VALUES", 3 * 2 * 5 * 16)  # three batches of 16 per draw
+    sampler = NonzeroSampler(torch.full((2, 5), 0.2))
+    stream = data.BatchStream(sampler, 16, torch.Generator().manual_seed(4), values_per_batch=2 * 5 * 16)
+    assert stream.count == 3
+    batches = [stream() for _ in range(4)]
+    generator = torch.Generator().manual_seed(4)
+    first, second = sampler(48, generator), sampler(48, generator)
+    torch.testing.assert_close(torch.cat(batches[:3], dim=2), first)
+    torch.testing.assert_close(batches[3], second[:, :, :16])
+    assert data.BatchStream(sampler, 16, generator, values_per_batch=10**9).count == 1
+
+
 def test_zero_input_probability():
     probability = torch.tensor([[0.5, 0.5], [0.1, 1.0]])
     np.testing.assert_allclose(zero_input_probability(probability).numpy(), [0.25, 0.0], atol=1e-7)
