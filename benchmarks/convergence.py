@@ -8,8 +8,8 @@ trained together as one batch); each model kind; uniform importance. Reference: 
 (AdamW 1e-3, 10,000 steps, batch 1024; benchmarks/reference.py), run live for n <= 100 and read
 from benchmarks/reference_losses.json (made once by benchmarks/reference_store.py) above, where
 its time is a live 200-step run scaled to 10,000 steps. Both are scored on the same held-out
-sample (superpos.evaluate.heldout_loss, on reference_store.scoring_samples(n) inputs). superpos runs its automatic schedule with no work limit,
-one torch thread; a long batch trains in chunks on threads of its own (superpos.schedule.workers),
+sample (superpos.evaluate.heldout_loss, on reference_store.scoring_samples(n) inputs). superpos
+runs its automatic schedule with no work limit, one torch thread; a long batch trains in chunks on threads of its own (superpos.schedule.workers),
 so beside its wall seconds the table gives its CPU seconds, and "CPU ratio" is the like-for-like
 comparison with the one-thread reference. Its time includes its restart selection, convergence
 checks and evaluation; a training under a second is the median of SHORT_REPEATS runs.

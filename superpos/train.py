@@ -348,8 +348,8 @@ def train_runs(
     generators = [generator, torch.Generator().manual_seed(int(torch.randint(2**62, (1,), generator=generator)))]
 
     def streams() -> list[BatchStream]:  # the halves' inputs, for the runs of now
-        values = lambda size: runs.probability.numel() * size  # noqa: E731
-        return [BatchStream(runs.sample, size, source, values(size)) for size, source in zip(sizes, generators)]
+        pairs = zip(sizes, generators, strict=True)
+        return [BatchStream(runs.sample, size, source, runs.probability.numel() * size) for size, source in pairs]
 
     inputs = streams()
 
