@@ -9,10 +9,11 @@ trained together as one batch); each model kind; uniform importance. Reference: 
 from benchmarks/reference_losses.json (made once by benchmarks/reference_store.py) above, where
 its time is a live 200-step run scaled to 10,000 steps. Both are scored on the same held-out
 sample (superpos.evaluate.heldout_loss, on reference_store.scoring_samples(n) inputs). superpos
-runs its automatic schedule with no work limit, one torch thread; a long batch trains in chunks on threads of its own (superpos.schedule.workers),
-so beside its wall seconds the table gives its CPU seconds, and "CPU ratio" is the like-for-like
-comparison with the one-thread reference. Its time includes its restart selection, convergence
-checks and evaluation; a training under a second is the median of SHORT_REPEATS runs.
+runs its automatic schedule with no work limit, one torch thread; a long batch trains in chunks
+on threads of its own (superpos.schedule.workers), so beside its wall seconds the table gives its
+CPU seconds, and "CPU ratio" is the like-for-like comparison with the one-thread reference. Its
+time includes its restart selection, convergence checks and evaluation; a training under a second
+is the median of SHORT_REPEATS runs.
 
 A second table times the app's Sparsity sweep (ten models, p = 20^-t, in one batch) at each size
 beside the time the work limit predicts for it (superpos.schedule.predicted_seconds).
