@@ -6,6 +6,9 @@ generator seeded with HELDOUT_SEED, so two trainers (or two seeds) can be compar
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 
@@ -20,6 +23,9 @@ HELDOUT_SEED = 2022
 HELDOUT_VALUES = 2**23
 # Values per chunk: bounds memory whatever n is, and small chunks stay in cache.
 CHUNK_VALUES = 1_000_000
+# Threads that score the chunks: at n = 1000, m = 100 the ten models of a sweep took 1.8 s to
+# score on one thread after their training, about a tenth of the whole.
+EVALUATION_THREADS = 2
 
 
 def as_tensor(array) -> torch.Tensor:
@@ -51,15 +57,33 @@ def feature_errors(
     instances, n_features = probability.shape
     chunk = max(1, min(samples, CHUNK_VALUES // (instances * n_features)))
     generator = torch.Generator().manual_seed(seed)
-    total = torch.zeros(instances, n_features, dtype=torch.float64)
-    with torch.no_grad():
-        for start in range(0, samples, chunk):
-            rows = min(chunk, samples - start)
-            x = sample_features(probability, rows, generator, sets)
-            if model == "abs":
-                x = signed(x)
-            error = target(model, x) - forward(model, weights, bias, x, output_weights)
-            total += (error**2).sum(dim=2).double()
+
+    @torch.no_grad()  # grad mode is per thread
+    def squared_errors(x: torch.Tensor) -> torch.Tensor:
+        if model == "abs":
+            x = signed(x)
+        error = target(model, x) - forward(model, weights, bias, x, output_weights)
+        return (error**2).sum(dim=2).double()
+
+    # The chunks are drawn in order from one stream on this thread, so the sample is the same
+    # however many threads score it, and their sums are added in order (the same total).
+    # EVALUATION_THREADS score them, one torch thread each, at most EVALUATION_THREADS chunks ahead;
+    # a sample of one chunk is scored here, with no threads to start.
+    draw = lambda start: sample_features(probability, min(chunk, samples - start), generator, sets)  # noqa: E731
+    if chunk >= samples:
+        with torch.no_grad():
+            total = squared_errors(draw(0))
+    else:
+        total = torch.zeros(instances, n_features, dtype=torch.float64)
+        pending: deque = deque()
+        with ThreadPoolExecutor(EVALUATION_THREADS, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            for start in range(0, samples, chunk):
+                with torch.no_grad():
+                    pending.append(pool.submit(squared_errors, draw(start)))
+                if len(pending) > EVALUATION_THREADS:
+                    total += pending.popleft().result()
+            while pending:
+                total += pending.popleft().result()
     return (importance.double() * total / samples).numpy()
 
 

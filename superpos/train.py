@@ -7,8 +7,9 @@ Why it is fast (benchmarks/ compares it with the paper's recipe side by side):
   loss, which only involves b, is added in closed form: the same expected loss, far less noise;
 - masks are applied with ReLU's fused backward kernel, not torch.where;
 - a higher peak learning rate with warm-up and cosine decay needs ~30x fewer steps;
-- the runs of a batch share their uniforms, and large models round the products' factors to
-  bfloat16 where the CPU is fast at it (superpos.schedule.product_dtype);
+- the runs of a batch share their uniforms, small models draw several batches at once
+  (superpos.data.BatchStream), and large models round the products' factors to bfloat16 where
+  the CPU is fast at it (superpos.schedule.product_dtype);
 - one torch thread per training thread: on a shared 2-core machine it is steadier than two, and a
   long batch trains on two threads of its own.
 Restarts guard against the local minima the paper's recipe falls into (4 of 5 features at

@@ -37,3 +37,18 @@ def test_chunked_and_single_chunk_evaluations_agree(monkeypatch):
     chunked = zero_model_errors(probability, importance)
     assert not np.array_equal(single, chunked)  # really a different split of the random stream
     assert chunked.mean() == pytest.approx(single.mean(), rel=0.03)
+
+
+def test_the_score_is_the_same_on_one_thread_or_several(monkeypatch):
+    """The chunks are drawn in order on one thread and their sums added in order, so the threads
+    that score them change nothing, to the last bit (a trained-looking W, so the products matter)."""
+    monkeypatch.setattr(evaluate, "CHUNK_VALUES", CHUNK_ROWS * 2 * 30)
+    rng = np.random.default_rng(1)
+    weights, bias = rng.normal(size=(2, 5, 30)) * 0.3, rng.normal(size=(2, 30)) * 0.1
+    probability, importance = np.full((2, 30), 0.3), np.ones((2, 30))
+    scores = []
+    for threads in (1, 3):
+        monkeypatch.setattr(evaluate, "EVALUATION_THREADS", threads)
+        scores.append(evaluate.feature_errors("neuron", weights, bias, probability, importance, samples=SAMPLES))
+    np.testing.assert_array_equal(scores[0], scores[1])
+    assert scores[0].min() > 0
