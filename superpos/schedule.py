@@ -117,6 +117,12 @@ class Schedule:
     restarts: int
     warmup: float = WARMUP_FRACTION
     prune: float = PRUNE_FRACTION
+    # A dense start (the larger abs models, superpos.absolute): before its `steps`, each run trains
+    # `dense_steps` steps on dense inputs (p = 1) at `dense_lr`, the rate held after its warm-up
+    # (superpos.train.dense_start); 0: a small random start.
+    dense_steps: int = 0
+    dense_lr: float = 0.0
+    decay: bool = True  # the rate decays as a cosine after the warm-up; False: held at its peak
 
     def of_model(self, index: int) -> dict:
         """Model `index`'s schedule as plain values, with its own peak rate."""
@@ -127,6 +133,8 @@ class Schedule:
             "restarts": self.restarts,
             "warmup": self.warmup,
             "prune": self.prune,
+            "dense_steps": self.dense_steps,
+            "dense_lr": self.dense_lr,
         }
 
 
@@ -224,12 +232,16 @@ def runs_per_step(instances: int, restarts: int, prune: float = PRUNE_FRACTION) 
 
 
 def training_seconds(n_features: int, n_hidden: int, instances: int, schedule: Schedule) -> float:
-    """Seconds the training steps of `instances` models take on one thread (the calibrated model above)."""
+    """Seconds the training steps of `instances` models take on one thread (the calibrated model above);
+    a dense start adds dense_steps of `restarts` runs (the models of a batch share one importance
+    profile, so one dense start serves them all)."""
     runs = runs_per_step(instances, schedule.restarts, schedule.prune)
     values = schedule.batch_size * n_features
     product = LOW_PRODUCT_SECONDS if product_dtype(n_features, n_hidden) == torch.bfloat16 else PRODUCT_SECONDS
     per_run = values * (product * n_hidden + VALUE_SECONDS) + RUN_SECONDS
-    return schedule.steps * (runs * per_run + values * UNIFORM_SECONDS + STEP_SECONDS)
+    per_step = values * UNIFORM_SECONDS + STEP_SECONDS
+    dense = schedule.dense_steps * (schedule.restarts * per_run + per_step)
+    return dense + schedule.steps * (runs * per_run + per_step)
 
 
 def product_dtype(n_features: int, n_hidden: int) -> torch.dtype:

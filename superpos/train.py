@@ -138,12 +138,16 @@ def importance_profile(n_features: int, decay: float) -> np.ndarray:
     return decay ** np.arange(n_features, dtype=np.float64)
 
 
-def learning_rate(step: int, steps: int, peak: float, warmup_fraction: float = WARMUP_FRACTION) -> float:
+def learning_rate(
+    step: int, steps: int, peak: float, warmup_fraction: float = WARMUP_FRACTION, decay: bool = True
+) -> float:
     """Linear warm-up over the first `warmup_fraction` of the steps (5% unless the schedule says
-    otherwise), then cosine decay to 0."""
+    otherwise), then cosine decay to 0 (decay=False: the peak rate held)."""
     warmup = max(1, int(warmup_fraction * steps))
     if step < warmup:
         return peak * (step + 1) / warmup
+    if not decay:
+        return peak
     progress = (step - warmup) / max(1, steps - warmup)
     return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
 
@@ -311,14 +315,17 @@ def train_runs(
     sets: FeatureSets | None,
     trained: Trained,
     halves: int = 1,
+    progress: tuple[float, float] = (0.0, 1.0),
 ) -> None:
     """Train one toy model per row of `probability` / `importance` with `schedule`, into `trained`.
 
-    W starts normal with initial_std (small), b = 0. Each instance starts `restarts` times; after
-    the schedule's `prune` fraction of the steps, when the geometry has formed, only its best run goes on (judged
-    on a selection sample), so restarts cost little. With `start`, restart 0 of each instance
-    starts there (train_instances). With halves = 2 each step's batch is drawn and differentiated
-    in two halves, side by side on two threads (one model, and a second core to spare).
+    W starts normal with initial_std (small), b = 0, or from a dense start (the schedule's
+    dense_steps, `dense_start`). Each instance starts `restarts` times; after the schedule's `prune`
+    fraction of the steps, when the geometry has formed, only its best run goes on (judged on a
+    selection sample), so restarts cost little. With `start`, restart 0 of each instance starts
+    there (train_instances). With halves = 2 each step's batch is drawn and differentiated in two
+    halves, side by side on two threads (one model, and a second core to spare). `progress`: the
+    share of trained.done this training fills, (from, width).
     """
     # One torch thread for this training thread's kernels (TRAIN_THREADS): torch's OpenMP setting is
     # per thread, so the caller's own threads keep theirs (a notebook's default of all cores would
@@ -333,6 +340,14 @@ def train_runs(
         std = initial_std(n_features, n_hidden)
         parameters = torch.zeros(instances * restarts, n_hidden + 1, n_features)
         parameters[:, :n_hidden] = torch.randn(instances * restarts, n_hidden, n_features, generator=generator) * std
+    if schedule.dense_steps:  # every run starts where a dense training left off, b = 0
+        share = progress[1] * schedule.dense_steps / (schedule.dense_steps + steps)
+        dense_seed = int(torch.randint(2**62, (1,), generator=generator))
+        parameters[:, :-1] = dense_start(
+            model, n_hidden, importance, schedule, dense_seed, sets, trained, halves, (progress[0], share)
+        )
+        parameters[:, -1] = 0.0
+        progress = (progress[0] + share, progress[1] - share)
     if start is not None:  # run i is restart 0 of instance i; the last row is b
         parameters[:instances, :-1] = torch.as_tensor(np.asarray(start[0]), dtype=torch.float32)
         parameters[:instances, -1] = torch.as_tensor(np.asarray(start[1]), dtype=torch.float32)
@@ -390,9 +405,9 @@ def train_runs(
             losses.append(sum(runs.loss(x, out, runs.bias) * (x.shape[2] / batch_size) for x, out in parts))
             if not torch.isfinite(losses[-1]).all():
                 raise TrainingDiverged(step)
-        rate = learning_rate(step, steps, 1.0, schedule.warmup)
+        rate = learning_rate(step, steps, 1.0, schedule.warmup, schedule.decay)
         adam_step(runs.parameters, runs.grad, *runs.moments, step, rate, runs.peak_lr)
-        trained.done = (step + 1) / steps
+        trained.done = progress[0] + progress[1] * (step + 1) / steps
     if pool is not None:
         pool.shutdown()
     snapshots.append(runs.weights.clone())  # spaced_steps ends at `steps`: the final W
@@ -400,6 +415,32 @@ def train_runs(
     trained.weights, trained.bias = runs.weights.clone(), runs.bias.clone()
     trained.loss_history, trained.snapshots = torch.stack(losses, dim=1), torch.stack(snapshots)
     trained.selection_history = torch.stack(selections, dim=1)
+
+
+def dense_start(model, n_hidden, importance, schedule, seed, sets, trained, halves, progress) -> torch.Tensor:
+    """The weight rows every run of a training with a dense start starts from, (runs, rows, n) in
+    train_runs's order (restart r of instance i is run r x instances + i).
+
+    Each distinct importance profile (the models of a sweep share one) trains `restarts` runs on
+    dense inputs (p = 1) for the schedule's dense_steps at its dense_lr, the rate held after the
+    warm-up, not decayed; restart r of every model with that profile starts from its run r.
+    Why (superpos.absolute): on dense inputs every feature has a gradient at every step, so the abs
+    model's neurons pair up on the most important features before sparsity spreads them out.
+    """
+    profiles, profile = np.unique(np.asarray(importance), axis=0, return_inverse=True)
+    dense = dataclasses.replace(
+        schedule,
+        steps=schedule.dense_steps,
+        lr=(schedule.dense_lr,) * len(profiles),
+        prune=1.0,  # every run goes on: each is a start
+        dense_steps=0,
+        decay=False,
+    )
+    # `restarts` runs of each profile, never pruned: run r x profiles + j is profile j's run r. They
+    # train into `trained`, so its progress shows; the training that follows replaces the rest.
+    train_runs(model, n_hidden, np.ones_like(profiles), profiles, dense, seed, None, sets, trained, halves, progress)
+    restart = np.repeat(np.arange(schedule.restarts), len(profile))
+    return trained.weights[torch.as_tensor(restart * len(profiles) + np.tile(np.ravel(profile), schedule.restarts))]
 
 
 def loss_steps(steps: int) -> np.ndarray:

@@ -44,6 +44,11 @@ display) and its output weights rescaled to match ($\mathrm{ReLU}(cz) = c\,\math
 $c > 0$, so the function is the same). A neuron's polysemanticity is the participation ratio of
 $|W_{1,k}|$: $\mathrm{PR}_k = (\sum_i W_{1,ki}^2)^2 / \sum_i W_{1,ki}^4$, monosemantic below 1.5.
 Losses at different densities are different tasks: do not compare them.
+
+**How it is trained.** Models larger than $n\,m = 400$ first train on dense inputs ($S = 0$) for
+a thousand steps, then at their own density from there. Dense inputs pair the neurons up on the
+most important features first; from a small random start a sparse model commits its neurons to
+features one sign at a time and never pairs them up again, ending at up to twice the loss.
 """
 
 

@@ -340,6 +340,11 @@ def model_controls() -> dict:
     }
 
 
+def dense_start(used: schedule.Schedule) -> str:
+    """The caption's words for a dense start (the larger abs models), or none."""
+    return f"{used.dense_steps:,} steps on dense inputs, then " if used.dense_steps else ""
+
+
 def training_controls(values: dict) -> dict:
     """Steps, batch size, learning rate and seed; empty means the automatic schedule's value."""
     automatic = training_schedule(values)
@@ -363,7 +368,8 @@ def training_controls(values: dict) -> dict:
     used = training_schedule(values | {"steps": steps, "lr": lr})
     seconds = schedule.predicted_seconds(int(values["n_features"]), int(values["n_hidden"]), 1, used)
     st.caption(
-        f"Training: {used.steps:,} steps of batch {used.batch_size:,}, peak learning rate {used.lr[0]:.3g}, "
+        f"Training: {dense_start(used)}{used.steps:,} steps of batch {used.batch_size:,}, "
+        f"peak learning rate {used.lr[0]:.3g}, "
         f"{used.restarts} start{'s' if used.restarts > 1 else ''} per model; about {seconds:.1f} s. "
         f"Empty fields follow the automatic schedule, which converges at every size in range. "
         f"Work limit: {engine.MAX_SECONDS:g} s per training, at most {cap:,} steps here."
