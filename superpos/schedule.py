@@ -232,16 +232,21 @@ def runs_per_step(instances: int, restarts: int, prune: float = PRUNE_FRACTION) 
 
 
 def training_seconds(n_features: int, n_hidden: int, instances: int, schedule: Schedule) -> float:
-    """Seconds the training steps of `instances` models take on one thread (the calibrated model above);
-    a dense start adds dense_steps of `restarts` runs (the models of a batch share one importance
-    profile, so one dense start serves them all)."""
+    """Seconds the training steps of `instances` models take on one thread (the calibrated model above)."""
     runs = runs_per_step(instances, schedule.restarts, schedule.prune)
     values = schedule.batch_size * n_features
     product = LOW_PRODUCT_SECONDS if product_dtype(n_features, n_hidden) == torch.bfloat16 else PRODUCT_SECONDS
     per_run = values * (product * n_hidden + VALUE_SECONDS) + RUN_SECONDS
-    per_step = values * UNIFORM_SECONDS + STEP_SECONDS
-    dense = schedule.dense_steps * (schedule.restarts * per_run + per_step)
-    return dense + schedule.steps * (runs * per_run + per_step)
+    return schedule.steps * (runs * per_run + values * UNIFORM_SECONDS + STEP_SECONDS)
+
+
+def dense_phase(schedule: Schedule, profiles: int = 1) -> Schedule:
+    """The schedule of a dense start (superpos.train.dense_start): `restarts` runs of each of
+    `profiles` importance profiles, dense_steps steps at dense_lr, the rate held after the warm-up,
+    never pruned (each run is a start)."""
+    return dataclasses.replace(
+        schedule, steps=schedule.dense_steps, lr=(schedule.dense_lr,) * profiles, prune=1.0, dense_steps=0, decay=False
+    )
 
 
 def product_dtype(n_features: int, n_hidden: int) -> torch.dtype:
@@ -258,18 +263,25 @@ def workers(n_features: int, n_hidden: int, instances: int, schedule: Schedule) 
     return TRAIN_WORKERS if alone >= PARALLEL_SECONDS else 1
 
 
-def predicted_seconds(n_features: int, n_hidden: int, instances: int, schedule: Schedule) -> float:
-    """Seconds one training takes: its largest share of the steps' work on one thread (a chunk of
-    the models, or half of one model's batch), then the held-out evaluation of every model and the
-    fixed start (the calibrated model above)."""
-    threads = workers(n_features, n_hidden, instances, schedule)
+def threaded_seconds(n_features: int, n_hidden: int, instances: int, schedule: Schedule, threads: int) -> float:
+    """Seconds of a training's steps on `threads` threads: its largest share on one thread (a chunk
+    of the models, or half of one model's batch)."""
     if threads == 1:
-        training = training_seconds(n_features, n_hidden, instances, schedule)
-    elif instances >= threads:
-        training = training_seconds(n_features, n_hidden, math.ceil(instances / threads), schedule)
-    else:
-        share = dataclasses.replace(schedule, batch_size=math.ceil(schedule.batch_size / threads))
-        training = THREAD_OVERHEAD * training_seconds(n_features, n_hidden, instances, share)
+        return training_seconds(n_features, n_hidden, instances, schedule)
+    if instances >= threads:
+        return training_seconds(n_features, n_hidden, math.ceil(instances / threads), schedule)
+    share = dataclasses.replace(schedule, batch_size=math.ceil(schedule.batch_size / threads))
+    return THREAD_OVERHEAD * training_seconds(n_features, n_hidden, instances, share)
+
+
+def predicted_seconds(n_features: int, n_hidden: int, instances: int, schedule: Schedule) -> float:
+    """Seconds one training takes: its steps on its threads (a dense start first, as one model: the
+    models of a batch share one importance profile), then the held-out evaluation of every model
+    and the fixed start (the calibrated model above)."""
+    threads = workers(n_features, n_hidden, instances, schedule)
+    training = threaded_seconds(n_features, n_hidden, instances, schedule, threads)
+    if schedule.dense_steps:
+        training += threaded_seconds(n_features, n_hidden, 1, dense_phase(schedule), threads)
     inputs = instances * heldout_samples(n_features) * n_features
     evaluation = inputs * (EVALUATE_PRODUCT_SECONDS * n_hidden + EVALUATE_VALUE_SECONDS)
     return training + evaluation + START_SECONDS

@@ -40,6 +40,7 @@ from superpos.schedule import (
     Schedule,
     automatic_schedule,
     check_time,
+    dense_phase,
     product_dtype,
     resolve,
     workers,
@@ -315,17 +316,16 @@ def train_runs(
     sets: FeatureSets | None,
     trained: Trained,
     halves: int = 1,
-    progress: tuple[float, float] = (0.0, 1.0),
+    origin: torch.Tensor | None = None,
 ) -> None:
     """Train one toy model per row of `probability` / `importance` with `schedule`, into `trained`.
 
-    W starts normal with initial_std (small), b = 0, or from a dense start (the schedule's
-    dense_steps, `dense_start`). Each instance starts `restarts` times; after the schedule's `prune`
-    fraction of the steps, when the geometry has formed, only its best run goes on (judged on a
-    selection sample), so restarts cost little. With `start`, restart 0 of each instance starts
-    there (train_instances). With halves = 2 each step's batch is drawn and differentiated in two
-    halves, side by side on two threads (one model, and a second core to spare). `progress`: the
-    share of trained.done this training fills, (from, width).
+    W starts normal with initial_std (small), b = 0, or, given `origin` (restarts, instances, rows,
+    n), from its weight rows (a dense start, `dense_start`). Each instance starts `restarts` times;
+    after the schedule's `prune` fraction of the steps, when the geometry has formed, only its best
+    run goes on (judged on a selection sample), so restarts cost little. With `start`, restart 0 of
+    each instance starts there (train_instances). With halves = 2 each step's batch is drawn and
+    differentiated in two halves, side by side on two threads (one model, and a second core to spare).
     """
     # One torch thread for this training thread's kernels (TRAIN_THREADS): torch's OpenMP setting is
     # per thread, so the caller's own threads keep theirs (a notebook's default of all cores would
@@ -340,14 +340,8 @@ def train_runs(
         std = initial_std(n_features, n_hidden)
         parameters = torch.zeros(instances * restarts, n_hidden + 1, n_features)
         parameters[:, :n_hidden] = torch.randn(instances * restarts, n_hidden, n_features, generator=generator) * std
-    if schedule.dense_steps:  # every run starts where a dense training left off, b = 0
-        share = progress[1] * schedule.dense_steps / (schedule.dense_steps + steps)
-        dense_seed = int(torch.randint(2**62, (1,), generator=generator))
-        parameters[:, :-1] = dense_start(
-            model, n_hidden, importance, schedule, dense_seed, sets, trained, halves, (progress[0], share)
-        )
-        parameters[:, -1] = 0.0
-        progress = (progress[0] + share, progress[1] - share)
+    if origin is not None:  # run r * instances + i is restart r of instance i; b stays 0
+        parameters[:, :-1] = origin.flatten(0, 1)
     if start is not None:  # run i is restart 0 of instance i; the last row is b
         parameters[:instances, :-1] = torch.as_tensor(np.asarray(start[0]), dtype=torch.float32)
         parameters[:instances, -1] = torch.as_tensor(np.asarray(start[1]), dtype=torch.float32)
@@ -407,7 +401,7 @@ def train_runs(
                 raise TrainingDiverged(step)
         rate = learning_rate(step, steps, 1.0, schedule.warmup, schedule.decay)
         adam_step(runs.parameters, runs.grad, *runs.moments, step, rate, runs.peak_lr)
-        trained.done = progress[0] + progress[1] * (step + 1) / steps
+        trained.done = (step + 1) / steps
     if pool is not None:
         pool.shutdown()
     snapshots.append(runs.weights.clone())  # spaced_steps ends at `steps`: the final W
@@ -417,30 +411,30 @@ def train_runs(
     trained.selection_history = torch.stack(selections, dim=1)
 
 
-def dense_start(model, n_hidden, importance, schedule, seed, sets, trained, halves, progress) -> torch.Tensor:
-    """The weight rows every run of a training with a dense start starts from, (runs, rows, n) in
-    train_runs's order (restart r of instance i is run r x instances + i).
+def dense_start(model, n_hidden, importance, schedule, seed, sets, trained, halves) -> torch.Tensor:
+    """Where every run of a training with a dense start starts: weight rows (restarts, instances,
+    rows, n), restart r of instance i at [r, i].
 
     Each distinct importance profile (the models of a sweep share one) trains `restarts` runs on
-    dense inputs (p = 1) for the schedule's dense_steps at its dense_lr, the rate held after the
-    warm-up, not decayed; restart r of every model with that profile starts from its run r.
-    Why (superpos.absolute): on dense inputs every feature has a gradient at every step, so the abs
-    model's neurons pair up on the most important features before sparsity spreads them out.
+    dense inputs (p = 1) with the schedule's dense phase (superpos.schedule.dense_phase); restart r
+    of every model with that profile starts from its run r. Why (superpos.absolute): on dense
+    inputs every feature has a gradient at every step, so the abs model's neurons pair up on the
+    most important features before sparsity spreads them out.
     """
     profiles, profile = np.unique(np.asarray(importance), axis=0, return_inverse=True)
-    dense = dataclasses.replace(
-        schedule,
-        steps=schedule.dense_steps,
-        lr=(schedule.dense_lr,) * len(profiles),
-        prune=1.0,  # every run goes on: each is a start
-        dense_steps=0,
-        decay=False,
-    )
-    # `restarts` runs of each profile, never pruned: run r x profiles + j is profile j's run r. They
-    # train into `trained`, so its progress shows; the training that follows replaces the rest.
-    train_runs(model, n_hidden, np.ones_like(profiles), profiles, dense, seed, None, sets, trained, halves, progress)
-    restart = np.repeat(np.arange(schedule.restarts), len(profile))
-    return trained.weights[torch.as_tensor(restart * len(profiles) + np.tile(np.ravel(profile), schedule.restarts))]
+    phase = dense_phase(schedule, len(profiles))
+    train_runs(model, n_hidden, np.ones_like(profiles), profiles, phase, seed, None, sets, trained, halves)
+    # Never pruned: trained holds every run, profile j's run r at r * profiles + j.
+    runs = trained.weights.view(schedule.restarts, len(profiles), *trained.weights.shape[1:])
+    return runs[:, torch.as_tensor(np.ravel(profile))]
+
+
+def follow(futures, trained: list[Trained], report, offset: float = 0.0, width: float = 1.0) -> list:
+    """Wait for `futures`, telling `report` offset + width x the mean share done of `trained` every
+    PROGRESS_SECONDS; their results (raising what a training raised, e.g. TrainingDiverged)."""
+    while wait(futures, timeout=PROGRESS_SECONDS).not_done:
+        report(offset + width * float(np.mean([chunk.done for chunk in trained])))
+    return [future.result() for future in futures]
 
 
 def loss_steps(steps: int) -> np.ndarray:
@@ -506,8 +500,17 @@ def train_instances(
     threads = workers(n_features, n_hidden, instances, schedule)
     parts = chunks(instances, min(threads, instances))
     halves = threads if len(parts) == 1 else 1  # one model on two threads: its batch in two halves
+    # Progress from this thread: Streamlit draws only from the thread that runs the script.
+    report = progress or (lambda fraction: None)
+    report(0.0)
+    dense_share = schedule.dense_steps / (schedule.dense_steps + schedule.steps)  # of the progress bar
     trained = [Trained() for _ in parts]
     with torch.no_grad(), ThreadPoolExecutor(len(parts)) as pool:
+        origin = None
+        if schedule.dense_steps:  # one dense start for every chunk, on every thread (a batch in halves)
+            dense = Trained()
+            arguments = (model, n_hidden, importance, schedule, seed + len(parts), sets, dense, threads)
+            [origin] = follow([pool.submit(dense_start, *arguments)], [dense], report, 0.0, dense_share)
         futures = [
             pool.submit(
                 train_runs,
@@ -521,16 +524,11 @@ def train_instances(
                 sets,
                 chunk,
                 halves,
+                None if origin is None else origin[:, part],
             )
             for index, (part, chunk) in enumerate(zip(parts, trained, strict=True))
         ]
-        # Progress from this thread: Streamlit draws only from the thread that runs the script.
-        report = progress or (lambda fraction: None)
-        report(0.0)
-        while wait(futures, timeout=PROGRESS_SECONDS).not_done:
-            report(float(np.mean([chunk.done for chunk in trained])))
-        for future in futures:
-            future.result()  # raises what the training raised (TrainingDiverged)
+        follow(futures, trained, report, dense_share, 1.0 - dense_share)
         joined = lambda field, axis=0: torch.cat([getattr(chunk, field) for chunk in trained], dim=axis)  # noqa: E731
         weights, bias = joined("weights").numpy(), joined("bias").numpy()
         snapshots, output_weights = joined("snapshots", axis=1).numpy(), None

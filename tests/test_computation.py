@@ -7,8 +7,6 @@ import importlib
 import json
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -260,48 +258,39 @@ def test_the_most_important_features_keep_monosemantic_neurons(paper_sweep):
 
 def test_larger_abs_models_start_dense_and_show_its_progress():
     """From n m > SMALL_SIZE every run first trains on dense inputs: the models of a sweep (one
-    importance profile) start from one dense run, b = 0, and the progress bar covers both phases."""
+    importance profile) start from one dense run, and the progress bar covers both phases."""
     probability = np.array([[1.0] * 30, [0.05] * 30])
     importance = np.tile(0.9 ** np.arange(30), (2, 1))
     automatic = resolve("abs", 30, 20, probability)
     assert automatic.dense_steps == absolute.DENSE_STEPS and automatic.restarts == 1
     assert resolve("abs", 3, 6, probability[:, :3]).dense_steps == 0  # small models: several cold starts
-    schedule = dataclasses.replace(automatic, steps=40, dense_steps=60)
-    starts = train_module.dense_start("abs", 20, importance, schedule, 3, None, train_module.Trained(), 1, (0.0, 1.0))
-    assert starts.shape == (2, absolute.rows(20) - 1, 30)
-    torch.testing.assert_close(starts[0], starts[1])  # one profile, one dense run
+    schedule = dataclasses.replace(automatic, restarts=2, dense_steps=60)
+    starts = train_module.dense_start("abs", 20, importance, schedule, 3, None, train_module.Trained(), 1)
+    assert starts.shape == (2, 2, absolute.rows(20) - 1, 30)  # restarts, instances, weight rows, n
+    torch.testing.assert_close(starts[:, 0], starts[:, 1])  # one profile: one dense run per restart
+    assert not torch.equal(starts[0], starts[1])
     fresh = absolute.initial_parameters(1, 20, 30, torch.Generator().manual_seed(0))[0, :-1]
-    assert starts[0].abs().max() > 3 * fresh.abs().max()  # it trained: grown far past the small start
-    trained, fractions = train_module.Trained(), []
-    schedule = dataclasses.replace(schedule, steps=400, dense_steps=600)
-    thread = threading.Thread(
-        target=train_module.train_runs, args=("abs", 20, probability, importance, schedule, 0, None, None, trained)
-    )
-    thread.start()
-    while thread.is_alive():
-        fractions.append(trained.done)
-        time.sleep(0.005)
-    assert fractions == sorted(fractions) and trained.done == 1.0
-    assert any(0.05 < fraction < 0.55 for fraction in fractions)  # the dense phase (the first 60%) reports
+    assert starts.abs().max() > 3 * fresh.abs().max()  # it trained: grown far past the small start
+    fractions = []
+    train_instances("abs", 20, probability, importance, steps=300, progress=fractions.append)
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    dense_share = absolute.DENSE_STEPS / (absolute.DENSE_STEPS + 300)
+    assert any(0.0 < fraction < dense_share for fraction in fractions)  # the dense phase reports
 
 
-def test_the_dense_start_pairs_the_features_a_small_start_leaves_unpaired():
+def test_the_dense_start_pairs_the_features_a_small_start_leaves_unpaired(monkeypatch):
     """The paper's n = 100, m = 40 at 1 - S = 0.03, one model: from the dense start it ends at a
     lower loss, with more features computed by a ReLU(x)/ReLU(-x) pair, than the same steps from a
     small random start (seeds 0-3: 0.24-0.72x the loss, 15 pairs against 10-13)."""
     probability = np.full((1, computation.PAPER_FEATURES), 0.03)
     importance = computation.PAPER_DECAY ** np.arange(computation.PAPER_FEATURES)[None]
-    automatic = resolve("abs", computation.PAPER_FEATURES, computation.PAPER_HIDDEN, probability)
-    cold = dataclasses.replace(automatic, steps=automatic.steps + automatic.dense_steps, dense_steps=0)
     losses, pairs = [], []
-    for schedule in (automatic, cold):
-        trained = train_module.Trained()
-        arguments = (probability, importance, schedule, 0, None, None, trained)
-        train_module.train_runs("abs", computation.PAPER_HIDDEN, *arguments)
-        first, second = absolute.unpack(trained.weights.numpy())
-        bias = trained.bias.numpy()
-        losses.append(heldout_loss("abs", first, bias, probability, importance, output_weights=second)[0])
-        pairs.append(int(computation.feature_pairs(first[0], second[0])["has_pair"].sum()))
+    for dense_steps, steps in ((absolute.DENSE_STEPS, None), (0, absolute.DENSE_STEPS + absolute.LARGE_STEPS)):
+        monkeypatch.setattr(absolute, "DENSE_STEPS", dense_steps)
+        result = train_instances("abs", computation.PAPER_HIDDEN, probability, importance, steps=steps)
+        assert result.schedule.dense_steps == dense_steps
+        losses.append(result.heldout[0])
+        pairs.append(int(computation.feature_pairs(result.weights[0], result.output_weights[0])["has_pair"].sum()))
     assert losses[0] < 0.85 * losses[1], losses
     assert pairs[0] > pairs[1], pairs
 

@@ -227,6 +227,23 @@ def test_the_time_model_counts_the_hidden_dimensions_and_the_models(monkeypatch)
     assert schedule.predicted_seconds(1000, 2, 10, sweep) > 5 * narrow
 
 
+def test_the_time_model_counts_a_dense_start_once_per_batch():
+    """The models of a batch share one dense start (one importance profile): it costs one model's
+    dense phase on the training's threads, however many models there are."""
+    extras = []
+    for instances in (7, 14):
+        plain = schedule.Schedule(steps=1200, batch_size=256, lr=(0.02,) * instances, restarts=1)
+        dense = dataclasses.replace(plain, dense_steps=1000, dense_lr=0.06)
+        extras.append(
+            schedule.predicted_seconds(100, 40, instances, dense)
+            - schedule.predicted_seconds(100, 40, instances, plain)
+        )
+        threads = schedule.workers(100, 40, instances, dense)
+        one_model = schedule.threaded_seconds(100, 40, 1, schedule.dense_phase(dense), threads)
+        assert extras[-1] == pytest.approx(one_model)
+    assert extras[0] == pytest.approx(extras[1]) and extras[0] > 0
+
+
 def test_automatic_steps_stop_at_the_work_limit_but_given_steps_are_refused():
     probability = np.full((10, 1000), 0.01)
     unlimited = schedule.resolve("relu", 1000, 200, probability)
