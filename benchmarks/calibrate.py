@@ -50,12 +50,16 @@ CONSTANTS = (
     "START_SECONDS",
 )
 # (n, m, instances, batch, restarts, steps): small and large, narrow and wide, one model and a sweep
-# (and a sweep's chunk of five models on one thread at 400/30 and 1000/100).
+# (the app's sweeps of ten models at 5/2 and 20/5, and a sweep's chunk of five models on one
+# thread at 400/30 and 1000/100).
 DESIGN = [
+    (5, 2, 1, 64, 1, 3000),  # nearly all per-step cost: pins STEP_SECONDS
     (5, 2, 1, 256, 6, 400),
     (5, 2, 10, 256, 6, 400),
+    (5, 2, 10, 256, 8, 500),
     (20, 5, 1, 256, 6, 400),
     (20, 5, 10, 256, 6, 400),
+    (20, 5, 10, 256, 8, 500),
     (20, 5, 10, 1024, 1, 400),
     (100, 20, 1, 512, 1, 400),
     (100, 20, 10, 256, 1, 300),

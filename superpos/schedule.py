@@ -72,10 +72,12 @@ BATCH_FACTOR = 2.0  # a batch of several models (a sweep) may take this many tim
 LOW_PRECISION_FROM = 10_000
 BFLOAT16_FAST = bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
 # A long training of several models uses up to TRAIN_WORKERS threads, one chunk of instances each:
-# a second core nearly halves a sweep at n = 1000 (49.6 -> 25.9 s) and takes a third off one at
-# n = 20 (0.6 -> 0.4 s); below PARALLEL_SECONDS of one thread's work the threads' handovers eat the gain.
+# a second core nearly halves a sweep at n = 1000 (49.6 -> 25.9 s). Below PARALLEL_SECONDS of one
+# thread's work the threads take turns more than they run side by side, and the time is hard to
+# predict: the app's sweep at n = 20, m = 5 (0.41 s on one thread) took 0.26-0.34 s on two, where
+# half the work predicts 0.22 s, and one model at n = 400, m = 30 took 0.45 s in halves, 0.32 s alone.
 TRAIN_WORKERS = 2
-PARALLEL_SECONDS = 0.3
+PARALLEL_SECONDS = 0.5
 # Half of one model's batch on each of two threads takes this much longer than alone (the halves meet
 # at every step, share the memory bus and take turns at Python's lock): a 1000/100 model predicted at
 # 4.96 s trains in 4.7-5.2 s. A chunk of several models per thread runs on its own until the end:
@@ -87,21 +89,21 @@ LONG_TRAINING_STEPS = 10**6  # surely past PARALLEL_SECONDS: where max_steps rea
 # training_seconds = steps x (runs x (B n (PRODUCT m + VALUE) + RUN) + B n UNIFORM + STEP) on one
 #                    thread, with LOW_PRODUCT for PRODUCT where the products are in bfloat16
 #                    (product_dtype); UNIFORM: the step's uniforms, shared by its runs;
-# predicted_seconds = training_seconds of the largest chunk (workers)
+# predicted_seconds = training_seconds of the largest chunk (workers), and of a dense start as one model
 #                     + instances x samples x n x (EVALUATE_PRODUCT m + EVALUATE_VALUE) + START,
-#                     samples = superpos.evaluate.heldout_samples(n).
-# Fitted by benchmarks/calibrate.py --wall (wall seconds on one thread of the 2-core machine, whose speed
-# varied by up to 1.5x between runs that day; the fit predicts 0.86-1.14 x the measured time over the 20
-# settings in benchmarks/calibration.json).
-PRODUCT_SECONDS = 9.84e-11  # per multiply-add of the five batched products, per hidden dimension
-LOW_PRODUCT_SECONDS = 3.3e-11  # the same in bfloat16 (product_dtype)
-VALUE_SECONDS = 4.42e-09  # per sampled feature value: masks, the loss (element-wise work)
-UNIFORM_SECONDS = 1.32e-09  # per uniform drawn (one per feature value of a step, for all its runs)
-RUN_SECONDS = 7.25e-06  # per run and step, whatever its size
-STEP_SECONDS = 0.000103  # per step: Python and kernel launches, the schedule, bookkeeping
-EVALUATE_PRODUCT_SECONDS = 1.83e-10  # held-out evaluation per input, feature and hidden dimension
-EVALUATE_VALUE_SECONDS = 2.74e-09  # held-out evaluation per input and feature
-START_SECONDS = 0.0  # per training: threads, evaluation set-up
+#                     samples = superpos.evaluate.heldout_samples(n) (scored on two threads, as in use).
+# Fitted by benchmarks/calibrate.py --wall (wall seconds, training on one thread, on the 2-core machine,
+# whose speed varies by up to 1.5x between runs; the fit predicts 0.81-1.14 x the measured time over the
+# 23 settings in benchmarks/calibration.json).
+PRODUCT_SECONDS = 7.87e-11  # per multiply-add of the five batched products, per hidden dimension
+LOW_PRODUCT_SECONDS = 3.31e-11  # the same in bfloat16 (product_dtype)
+VALUE_SECONDS = 3.99e-09  # per sampled feature value: masks, the loss (element-wise work)
+UNIFORM_SECONDS = 1.16e-09  # per uniform drawn (one per feature value of a step, for all its runs)
+RUN_SECONDS = 4.24e-06  # per run and step, whatever its size
+STEP_SECONDS = 4.36e-05  # per step: Python and kernel launches, the schedule, bookkeeping
+EVALUATE_PRODUCT_SECONDS = 1.05e-10  # held-out evaluation per input, feature and hidden dimension
+EVALUATE_VALUE_SECONDS = 1.06e-09  # held-out evaluation per input and feature
+START_SECONDS = 0.0136  # per training: threads, evaluation set-up
 
 
 @dataclass(frozen=True)
