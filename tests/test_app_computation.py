@@ -101,7 +101,8 @@ def test_the_papers_density_sweep_and_its_density_control():
 def test_a_bad_density_in_the_link_is_named():
     app = run_view(SHORT, {"computation_setting": PAPER, "computation_density": "0.5"})
     assert not app.exception
-    assert len(app.warning) == 1 and "`computation_density` = `0.5`" in app.warning[0].value
+    link_warnings = [warning.value for warning in app.warning if "computation_density" in warning.value]
+    assert len(link_warnings) == 1 and "`computation_density` = `0.5`" in link_warnings[0]
     assert app.select_slider(key="computation_density").value == computation.PAPER_DENSITIES[-1]
 
 
@@ -111,3 +112,14 @@ def test_every_view_copes_with_the_abs_model_in_the_sidebar(view):
     app.query_params.update({"view": view, "model": "abs", "steps": "30", "restarts": "1"})
     app.run()
     assert_clean(app)
+
+
+def test_a_short_training_says_it_has_not_converged_in_both_settings():
+    """The paper's batch and the sidebar's model, cut to 30 steps: each says so, and offers a
+    longer training (four times the steps: the batch of 64 is the user's too)."""
+    for setting, key in ((PAPER, "these_models"), (SIDEBAR, "this_model")):
+        app = run_view(SHORT | {"n_features": 20, "n_hidden": 5, "model": "abs"}, {"computation_setting": setting})
+        assert not app.exception
+        notices = [warning.value for warning in app.warning if "Not converged" in warning.value]
+        assert len(notices) == 1, (setting, notices)
+        assert app.button(key=f"longer_{key}").label == "Train longer: 120 steps"

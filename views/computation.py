@@ -87,6 +87,7 @@ def render(config: Config) -> None:
         model_config = computation.small_config(config) if setting == SMALL else config.replace(model="abs")
         result = engine.trained(model_config)
         engine.timing_area(st, "computation").caption(f"Trained in {result.seconds:.1f} s.")
+        engine.convergence_notice(model_config, result)
         render_model(model_config, result)
 
 
@@ -97,6 +98,7 @@ def render_paper(paper: Config) -> None:
     engine.timing_area(st, "computation").caption(
         f"{len(PAPER_SPARSITIES)} models trained as one batch in {result.seconds:.1f} s."
     )
+    engine.convergence_notice(paper, result, "These models")
     summary, served = engine.computation_densities(paper, PAPER_SPARSITIES)
     left, right = st.columns(2)
     left.altair_chart(charts.density_chart(summary), width="stretch")
