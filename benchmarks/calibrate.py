@@ -17,12 +17,14 @@ default, which on one thread match the wall time of a quiet machine and change f
 one; on a quiet machine --wall times wall seconds. The fit runs every training on one thread
 (schedule.TRAIN_WORKERS = 1); then, with --wall, the settings that train on several threads
 (schedule.workers) run again as they do in use, and their wall seconds check the prediction for a
-chunk per thread. The work limit should predict within 30%.
+chunk per thread, and the abs model's element-wise work per value (ABSOLUTE_DESIGN,
+schedule.ABSOLUTE_VALUE_WORK) is fitted on its own trainings. The work limit should predict within 30%.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import subprocess
@@ -77,6 +79,45 @@ DESIGN = [
     (1000, 200, 1, 256, 1, 60),
     (1000, 200, 1, 1024, 2, 30),
 ]
+
+
+# The abs model's settings (n, m, instances, restarts, density): its element-wise work per value
+# (schedule.ABSOLUTE_VALUE_WORK) is fitted on them once the constants above are in schedule.py.
+ABSOLUTE_DESIGN = [
+    (3, 6, 1, 8, 1.0),
+    (20, 5, 1, 8, 0.1),
+    (100, 40, 1, 1, 0.03),
+    (100, 40, 7, 1, 0.1),
+    (200, 50, 3, 1, 0.05),
+]
+
+
+def absolute_point(n_features, n_hidden, instances, restarts, density) -> tuple[float, float]:
+    """One abs setting's prediction split as fixed + per_work x ABSOLUTE_VALUE_WORK, both over its
+    measured wall seconds (the best of two trainings with its automatic schedule)."""
+    probability = np.full((instances, n_features), density)
+    importance = np.tile(0.9 ** np.arange(n_features), (instances, 1))
+    seconds = min(
+        train_instances("abs", n_hidden, probability, importance, restarts=restarts, max_seconds=None).seconds
+        for _ in range(2)
+    )
+    plan = schedule.resolve("abs", n_features, n_hidden, probability, restarts=restarts)
+    at = [
+        schedule.predicted_seconds(n_features, n_hidden, instances, dataclasses.replace(plan, value_work=work))
+        for work in (0.0, 1.0)
+    ]
+    return at[0] / seconds, (at[1] - at[0]) / seconds
+
+
+def absolute_work() -> float:
+    """ABSOLUTE_VALUE_WORK fitted on ABSOLUTE_DESIGN: the predictions are linear in it, so least
+    squares on relative error has a closed form. Prints the spread with today's value and the fit."""
+    fixed, per_work = np.array([absolute_point(*point) for point in ABSOLUTE_DESIGN]).T
+    work = float(np.sum(per_work * (1.0 - fixed)) / np.sum(per_work**2))
+    today = schedule.ABSOLUTE_VALUE_WORK
+    print(f"abs model, today's {today:g}: {spread(fixed + today * per_work)}")
+    print(f"abs model, fitted ABSOLUTE_VALUE_WORK = {work:.2f}: {spread(fixed + work * per_work)}")
+    return work
 
 
 def features(n_features, n_hidden, instances, batch_size, restarts, steps) -> np.ndarray:
@@ -180,6 +221,7 @@ def main() -> None:
     schedule.TRAIN_WORKERS = threads_in_use
     if arguments.wall:
         check_threads()
+        absolute = absolute_work()
     if arguments.check:
         return
     design = np.array([features(*row["point"]) for row in rows])
@@ -200,6 +242,7 @@ def main() -> None:
                 "measured": MEASURE,
                 "measurements": rows,
                 "constants": dict(zip(CONSTANTS, constants.tolist(), strict=True)),
+                "ABSOLUTE_VALUE_WORK": absolute if arguments.wall else None,
             },
             indent=1,
         )

@@ -507,9 +507,9 @@ def train_instances(
     trained = [Trained() for _ in parts]
     with torch.no_grad(), ThreadPoolExecutor(len(parts)) as pool:
         origin = None
-        if schedule.dense_steps:  # one dense start for every chunk, on every thread (a batch in halves)
-            dense = Trained()
-            arguments = (model, n_hidden, importance, schedule, seed + len(parts), sets, dense, threads)
+        if schedule.dense_steps:  # one dense start for every chunk, first (in halves if it is long)
+            dense, dense_threads = Trained(), workers(n_features, n_hidden, 1, dense_phase(schedule))
+            arguments = (model, n_hidden, importance, schedule, seed + len(parts), sets, dense, dense_threads)
             [origin] = follow([pool.submit(dense_start, *arguments)], [dense], report, 0.0, dense_share)
         futures = [
             pool.submit(

@@ -238,10 +238,21 @@ def test_the_time_model_counts_a_dense_start_once_per_batch():
             schedule.predicted_seconds(100, 40, instances, dense)
             - schedule.predicted_seconds(100, 40, instances, plain)
         )
-        threads = schedule.workers(100, 40, instances, dense)
-        one_model = schedule.threaded_seconds(100, 40, 1, schedule.dense_phase(dense), threads)
+        phase = schedule.dense_phase(dense)
+        one_model = schedule.threaded_seconds(100, 40, 1, phase, schedule.workers(100, 40, 1, phase))
         assert extras[-1] == pytest.approx(one_model)
     assert extras[0] == pytest.approx(extras[1]) and extras[0] > 0
+
+
+def test_the_time_model_counts_the_abs_models_element_wise_work():
+    """The abs model's schedule carries its heavier element-wise work per value: the same steps,
+    batch and restarts are predicted to take longer than a storage model's."""
+    probability = np.full((1, 20), 0.1)
+    absolute = schedule.automatic_schedule("abs", 20, 5, probability)
+    assert absolute.value_work == schedule.ABSOLUTE_VALUE_WORK > 1
+    storage = dataclasses.replace(absolute, value_work=1.0)
+    assert schedule.predicted_seconds(20, 5, 1, absolute) > 1.2 * schedule.predicted_seconds(20, 5, 1, storage)
+    assert schedule.automatic_schedule("relu", 20, 5, probability).value_work == 1.0
 
 
 def test_automatic_steps_stop_at_the_work_limit_but_given_steps_are_refused():
