@@ -161,6 +161,8 @@ def convergence_line(report: dict) -> str:
     """The schedule used and whether the training converged, in words."""
     schedule = report["schedule"]
     used = f"{schedule['steps']} steps of batch {schedule['batch_size']}, peak lr {schedule['lr']:.3g}"
+    if schedule["dense_steps"]:
+        used = f"{schedule['dense_steps']} steps on dense inputs, then {used}"
     fell = f"the loss fell {report['final_fall']:.2%} over the last fifth"
     if report["converged"]:
         return f"converged ({used}; {fell})"

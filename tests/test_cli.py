@@ -70,6 +70,16 @@ def test_readable_table_without_json():
     assert "held-out loss" in completed.stdout and "polysemanticity" in completed.stdout
 
 
+def test_the_readable_convergence_line_names_the_schedule_and_its_dense_start():
+    """A short training says NOT CONVERGED with its steps; a larger abs model's line names its dense start."""
+    short = run("train", "--steps", "50")
+    assert "NOT CONVERGED (50 steps of batch" in short.stdout and "dense inputs" not in short.stdout
+    flags = ["--model", "abs", "--n-features", "30", "--n-hidden", "20", "--steps", "50"]
+    dense = run("train", *flags)
+    assert dense.returncode == 0, dense.stderr
+    assert "NOT CONVERGED (1000 steps on dense inputs, then 50 steps of batch" in dense.stdout
+
+
 @pytest.mark.parametrize(
     "arguments, named",
     [
