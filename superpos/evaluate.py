@@ -71,15 +71,13 @@ def feature_errors(
     # a sample of one chunk is scored here, with no threads to start.
     draw = lambda start: sample_features(probability, min(chunk, samples - start), generator, sets)  # noqa: E731
     if chunk >= samples:
-        with torch.no_grad():
-            total = squared_errors(draw(0))
+        total = squared_errors(draw(0))
     else:
         total = torch.zeros(instances, n_features, dtype=torch.float64)
         pending: deque = deque()
         with ThreadPoolExecutor(EVALUATION_THREADS, initializer=torch.set_num_threads, initargs=(1,)) as pool:
             for start in range(0, samples, chunk):
-                with torch.no_grad():
-                    pending.append(pool.submit(squared_errors, draw(start)))
+                pending.append(pool.submit(squared_errors, draw(start)))
                 if len(pending) > EVALUATION_THREADS:
                     total += pending.popleft().result()
             while pending:
