@@ -9,9 +9,13 @@ models trained as one batch; and n = 3, m = 6, dense. superpos uses its automati
 (superpos.absolute.schedule_rule), the recipe is benchmarks/computation_reference.py (Adam 1e-3,
 batch 1024, 10,000 steps, Kaiming-uniform). Both are scored on the same held-out sample
 (superpos.evaluate.heldout_loss: signed inputs, target |x|). Times are wall-clock seconds of the
-whole training call; superpos's includes its held-out evaluation and restart selection. CPU
-seconds (this process's) are printed beside them: on a shared machine they are the steadier
-comparison, since waiting for a core counts in wall-clock time but not in CPU time. The
+whole training call; superpos's includes its held-out evaluation and restart selection. A
+superpos training lasts seconds and the recipe minutes, so one superpos run catches the
+machine's speed of a moment and the recipe's the average of minutes: superpos trains REPEATS
+times, some before the recipe and the rest after it, and its median is compared (its range is
+printed; every repeat trains the same models, to the bit). CPU seconds (this process's) are
+printed beside them: on a shared machine they are the steadier comparison, since waiting for a
+core counts in wall-clock time but not in CPU time. The
 recipe runs on whichever of 1 or 2 torch threads is faster right now (each timed twice on 100
 steps first); superpos with one torch thread (superpos.train.TRAIN_THREADS) and, for a long
 batch, two threads of its own (superpos.schedule.workers), so both may use both cores.
@@ -34,6 +38,7 @@ from superpos.evaluate import heldout_loss
 from superpos.train import TRAIN_THREADS, importance_profile
 
 PROBE_STEPS = 100
+REPEATS, REPEATS_BEFORE = 5, 2  # superpos's trainings, and how many of them come before the recipe's
 
 
 def fastest_reference_threads(n_hidden, probability, importance) -> int:
@@ -46,27 +51,38 @@ def fastest_reference_threads(n_hidden, probability, importance) -> int:
     return min(timings, key=timings.get)
 
 
+def train_superpos(config: superpos.Config, densities: np.ndarray) -> tuple[superpos.TrainResult, float]:
+    """One timed superpos training of the batch: (result, CPU seconds)."""
+    torch.set_num_threads(TRAIN_THREADS)
+    cpu = time.process_time()
+    result = superpos.train_sweep(config, 1.0 - densities, max_seconds=None)
+    return result, time.process_time() - cpu
+
+
 def compare(name: str, config: superpos.Config, densities, reference_steps: int) -> tuple[dict, list[dict]]:
     """Train both on the same models; one timing row and one loss row per model."""
     densities = np.asarray(densities, dtype=float)
     probability = np.repeat(densities[:, None], config.n_features, axis=1)
     importance = np.tile(importance_profile(config.n_features, config.importance_decay), (len(densities), 1))
     threads = fastest_reference_threads(config.n_hidden, probability, importance)
+    runs = [train_superpos(config, densities) for _ in range(REPEATS_BEFORE)]
     torch.set_num_threads(threads)
     cpu = time.process_time()
     first, second, bias, seconds = train_reference_abs(config.n_hidden, probability, importance, reference_steps)
     scale = STEPS / reference_steps
     reference_seconds, reference_cpu = seconds * scale, (time.process_time() - cpu) * scale
     theirs = heldout_loss("abs", first, bias, probability, importance, output_weights=second)
-    torch.set_num_threads(TRAIN_THREADS)
-    cpu = time.process_time()
-    result = superpos.train_sweep(config, 1.0 - densities, max_seconds=None)
-    superpos_cpu = time.process_time() - cpu
+    runs += [train_superpos(config, densities) for _ in range(REPEATS - REPEATS_BEFORE)]
+    result = runs[-1][0]
+    assert all(np.array_equal(run.weights, result.weights) for run, _ in runs), "repeats must train the same models"
+    superpos_seconds = float(np.median([run.seconds for run, _ in runs]))
+    superpos_cpu = float(np.median([cpu for _, cpu in runs]))
     timing = {
         "setting": name,
         "reference s": reference_seconds,
-        "superpos s": result.seconds,
-        "ratio": reference_seconds / result.seconds,
+        "superpos s": superpos_seconds,
+        "superpos range": f"{min(run.seconds for run, _ in runs):.2f}-{max(run.seconds for run, _ in runs):.2f}",
+        "ratio": reference_seconds / superpos_seconds,
         "reference CPU s": reference_cpu,
         "superpos CPU s": superpos_cpu,
         "CPU ratio": reference_cpu / superpos_cpu,
@@ -112,7 +128,8 @@ def main() -> None:
         timing, rows = compare(name, config, densities, reference_steps)
         timings.append(timing)
         losses.extend(rows)
-    columns = ["setting", "reference s", "superpos s", "ratio", "reference CPU s", "superpos CPU s", "CPU ratio"]
+    columns = ["setting", "reference s", "superpos s", "superpos range", "ratio", "reference CPU s", "superpos CPU s"]
+    columns += ["CPU ratio"]
     columns += ["ref threads", "extrapolated", "schedule"]
     print_table(timings, columns, general=tuple(c for c in columns if "loss" in c or c == "1 - S"))
     print("\nHeld-out loss per model (lower is better; compare within a row, never across densities):\n")
