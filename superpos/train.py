@@ -545,7 +545,9 @@ def train_instances(
             sets=sets,
         )
     selection_history = joined("selection_history").double().numpy()
-    final_fall = (selection_history[:, 0] - selection_history[:, -1]) / np.abs(selection_history[:, -1])
+    # A loss of exactly 0 throughout has not fallen (0, not 0 / 0): the floor keeps the ratio defined.
+    last = np.maximum(np.abs(selection_history[:, -1]), np.finfo(np.float64).tiny)
+    final_fall = (selection_history[:, 0] - selection_history[:, -1]) / last
     report(1.0)
     return TrainResult(
         model=model,

@@ -2,6 +2,7 @@
 
 import dataclasses
 import importlib
+import warnings
 
 import numpy as np
 import pytest
@@ -133,6 +134,17 @@ def test_restart_pruning_keeps_each_instances_own_best(monkeypatch):
         np.testing.assert_allclose(result.snapshots[0, instance], kept, rtol=1e-6)
     np.testing.assert_array_equal(result.snapshots[-1], result.weights)
     assert result.loss_history.shape == (instances, len(result.loss_steps))
+
+
+def test_a_selection_loss_of_zero_throughout_counts_as_converged(monkeypatch):
+    # A perfect model's loss does not fall: its final fall is 0, not 0 / 0.
+    monkeypatch.setattr(train_module.Runs, "selection_loss", lambda runs, seed: torch.zeros(runs.parameters.shape[0]))
+    probability = np.full((2, 4), 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = train_instances("relu", 2, probability, np.ones_like(probability), max_seconds=None)
+    np.testing.assert_array_equal(result.final_fall, 0.0)
+    assert result.converged.all()
 
 
 def test_a_loss_that_stops_being_finite_stops_the_training_with_a_clear_error(monkeypatch):
