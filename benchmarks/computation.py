@@ -1,6 +1,6 @@
 """superpos's absolute-value model trainer against ARENA's recipe, side by side in one run.
 
-    python -m benchmarks.computation            # both settings, the recipe in full (about 5 minutes on 2 cores)
+    python -m benchmarks.computation            # both settings, the recipe in full (2-3 minutes on 2 cores)
     python -m benchmarks.computation --quick    # the recipe cut to 1,000 steps: its time extrapolated,
                                                 # its losses those of a short run (not comparable)
 
@@ -129,8 +129,7 @@ def main() -> None:
         timings.append(timing)
         losses.extend(rows)
     columns = ["setting", "reference s", "superpos s", "superpos range", "ratio", "reference CPU s", "superpos CPU s"]
-    columns += ["CPU ratio"]
-    columns += ["ref threads", "extrapolated", "schedule"]
+    columns += ["CPU ratio", "ref threads", "extrapolated", "schedule"]
     print_table(timings, columns, general=tuple(c for c in columns if "loss" in c or c == "1 - S"))
     print("\nHeld-out loss per model (lower is better; compare within a row, never across densities):\n")
     columns = ["setting", "1 - S", "reference loss", "superpos loss", "superpos / reference", "pairs", "polysemantic"]
