@@ -53,20 +53,14 @@ def schedule_rule(n_features: int, n_hidden: int, p_given_active: np.ndarray) ->
     PEAK_LR, then LARGE_STEPS steps of one run at lr_i clipped to [SPARSE_LR, DENSE_START_LR].
     """
     lr = PEAK_LR * np.clip(np.sqrt(np.asarray(p_given_active) / DENSE_P), LR_FLOOR, 1.0)
+    common = {"batch_size": 256, "warmup": WARMUP}
     if n_features * n_hidden <= SMALL_SIZE:
-        return {
-            "steps": SMALL_STEPS,
-            "batch_size": 256,
-            "lr": tuple(lr.tolist()),
-            "restarts": SMALL_RESTARTS,
-            "warmup": WARMUP,
-        }
+        return {**common, "steps": SMALL_STEPS, "lr": tuple(lr.tolist()), "restarts": SMALL_RESTARTS}
     return {
+        **common,
         "steps": LARGE_STEPS,
-        "batch_size": 256,
         "lr": tuple(np.clip(lr, SPARSE_LR, DENSE_START_LR).tolist()),
         "restarts": 1,
-        "warmup": WARMUP,
         "dense_steps": DENSE_STEPS,
         "dense_lr": PEAK_LR,
     }

@@ -259,6 +259,11 @@ def dense_phase(schedule: Schedule, profiles: int = 1) -> Schedule:
     )
 
 
+def dense_workers(n_features: int, n_hidden: int, schedule: Schedule) -> int:
+    """Threads a dense start uses (`workers` of its one run)."""
+    return workers(n_features, n_hidden, 1, dense_phase(schedule))
+
+
 def product_dtype(n_features: int, n_hidden: int) -> torch.dtype:
     """The dtype of the trainer's products' factors: bfloat16 for n m >= LOW_PRECISION_FROM on a CPU
     with bfloat16 instructions (BFLOAT16_FAST), else float32."""
@@ -291,8 +296,8 @@ def predicted_seconds(n_features: int, n_hidden: int, instances: int, schedule: 
     threads = workers(n_features, n_hidden, instances, schedule)
     training = threaded_seconds(n_features, n_hidden, instances, schedule, threads)
     if schedule.dense_steps:
-        dense = dense_phase(schedule)
-        training += threaded_seconds(n_features, n_hidden, 1, dense, workers(n_features, n_hidden, 1, dense))
+        dense_threads = dense_workers(n_features, n_hidden, schedule)
+        training += threaded_seconds(n_features, n_hidden, 1, dense_phase(schedule), dense_threads)
     inputs = instances * heldout_samples(n_features) * n_features
     evaluation = inputs * (EVALUATE_PRODUCT_SECONDS * n_hidden + EVALUATE_VALUE_SECONDS * schedule.value_work)
     return training + evaluation + START_SECONDS

@@ -41,6 +41,7 @@ from superpos.schedule import (
     automatic_schedule,
     check_time,
     dense_phase,
+    dense_workers,
     product_dtype,
     resolve,
     workers,
@@ -508,7 +509,7 @@ def train_instances(
     with torch.no_grad(), ThreadPoolExecutor(len(parts)) as pool:
         origin = None
         if schedule.dense_steps:  # one dense start for every chunk, first (in halves if it is long)
-            dense, dense_threads = Trained(), workers(n_features, n_hidden, 1, dense_phase(schedule))
+            dense, dense_threads = Trained(), dense_workers(n_features, n_hidden, schedule)
             arguments = (model, n_hidden, importance, schedule, seed + len(parts), sets, dense, dense_threads)
             [origin] = follow([pool.submit(dense_start, *arguments)], [dense], report, 0.0, dense_share)
         futures = [
