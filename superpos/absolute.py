@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from superpos.data import NonzeroSampler, keep_where_positive
-from superpos.models import forward_parts, product, weighted_squared_error
+from superpos.models import forward_parts, product, scripted, weighted_squared_error
 
 # The automatic schedule (schedule_rule), fitted on the paper's n = 100, m = 40 sweep and n = 3, m = 6
 # against ARENA's recipe (benchmarks/computation.py): dense models want a high peak rate, sparse
@@ -117,6 +117,38 @@ def output(weights: torch.Tensor, bias: torch.Tensor, x: torch.Tensor) -> torch.
     return forward_parts("abs", first, bias, x, second)[2]
 
 
+@scripted  # one call a step (superpos.models.scripted)
+def gradients(
+    weights: torch.Tensor,
+    bias: torch.Tensor,
+    x: torch.Tensor,
+    weight_grad: torch.Tensor,
+    bias_grad: torch.Tensor,
+    output_scale: torch.Tensor,
+    zero_scale: torch.Tensor,
+    zero_term: bool,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """Write the gradients of the weight rows [W1; W2^T] and of b into the given tensors; return out.
+
+    With g = dLoss/d(out) (zero where out <= 0) and dh = W2^T g masked where W1 x <= 0:
+    dW2^T = h g^T, dW1 = dh x^T, db = sum_batch g + the zero term's 2 I P0 ReLU(b) / n (left out
+    with zero_term=False). output_scale and zero_scale are AbsoluteLoss's; the products' factors
+    are rounded to `dtype` (superpos.models.product).
+    """
+    n_hidden = weights.shape[1] // 2
+    first, second_t = weights[:, :n_hidden], weights[:, n_hidden:]
+    x_factor = x.to(dtype)
+    pre_activation, hidden, out = forward_parts("abs", first, bias, x_factor, second_t.transpose(1, 2), dtype)
+    output_grad = keep_where_positive((out - x.abs()).mul_(output_scale), out)
+    output_factor = output_grad.to(dtype)
+    hidden_grad = keep_where_positive(product(second_t, output_factor, dtype), pre_activation)
+    product(hidden, output_factor.transpose(1, 2), dtype, out=weight_grad[:, n_hidden:])
+    product(hidden_grad, x_factor.transpose(1, 2), dtype, out=weight_grad[:, :n_hidden])
+    torch.addcmul(output_grad.sum(dim=2), zero_scale, torch.relu(bias), value=float(zero_term), out=bias_grad)
+    return out
+
+
 class AbsoluteLoss:
     """Loss = (1 - P0) E[mean_i I_i (|x_i| - y'_i)^2 | x != 0] + P0 mean_i I_i ReLU(b_i)^2 per instance.
 
@@ -134,23 +166,9 @@ class AbsoluteLoss:
         self.zero_scale = (2.0 / n_features) * importance * zero_share[:, None]
 
     def gradients(self, weights, bias, x, weight_grad, bias_grad, zero_term: bool = True) -> torch.Tensor:
-        """Write the gradients of the weight rows [W1; W2^T] and of b into the given tensors; return out.
-
-        With g = dLoss/d(out) (zero where out <= 0) and dh = W2^T g masked where W1 x <= 0:
-        dW2^T = h g^T, dW1 = dh x^T, db = sum_batch g + the zero term's 2 I P0 ReLU(b) / n (left out
-        with zero_term=False).
-        """
-        n_hidden = weights.shape[1] // 2
-        first, second_t = weights[:, :n_hidden], weights[:, n_hidden:]
-        x_factor = x.to(self.dtype)
-        pre_activation, hidden, out = forward_parts("abs", first, bias, x_factor, second_t.transpose(1, 2), self.dtype)
-        output_grad = keep_where_positive((out - x.abs()).mul_(self.output_scale), out)
-        output_factor = output_grad.to(self.dtype)
-        hidden_grad = keep_where_positive(product(second_t, output_factor, self.dtype), pre_activation)
-        product(hidden, output_factor.transpose(1, 2), self.dtype, out=weight_grad[:, n_hidden:])
-        product(hidden_grad, x_factor.transpose(1, 2), self.dtype, out=weight_grad[:, :n_hidden])
-        torch.addcmul(output_grad.sum(dim=2), self.zero_scale, torch.relu(bias), value=float(zero_term), out=bias_grad)
-        return out
+        """Write the gradients of the weight rows and of b into the given tensors; return out (`gradients`)."""
+        scales = (self.output_scale, self.zero_scale)
+        return gradients(weights, bias, x, weight_grad, bias_grad, *scales, zero_term, self.dtype)
 
     def __call__(self, x, out, bias) -> torch.Tensor:
         """The loss per instance, from a batch drawn given x != 0 and its out = W2 h + b."""

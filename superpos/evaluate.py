@@ -6,7 +6,7 @@ generator seeded with HELDOUT_SEED, so two trainers (or two seeds) can be compar
 
 from __future__ import annotations
 
-from collections import deque
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -33,6 +33,75 @@ def as_tensor(array) -> torch.Tensor:
     return torch.as_tensor(np.asarray(array, dtype=np.float32))
 
 
+class HeldoutSample:
+    """The fixed held-out sample of a batch of models: `samples` inputs per model, drawn chunk by
+    chunk (CHUNK_VALUES values at most) from one generator seeded with `seed`.
+
+    The chunks come in order from one random stream, so the sample is the same however it is
+    scored. `prepare` walks the stream once and keeps the generator's state at each chunk's start;
+    from then on any chunk can be drawn on any thread, so scoring needs no thread that draws the
+    chunks in turn, and some models can be scored while others still train (superpos.train).
+    probability (instances, n) is each feature's P(x_i != 0), its marginal with `sets`
+    (superpos.data.FeatureSets).
+    """
+
+    def __init__(self, probability, samples: int = HELDOUT_SAMPLES, seed: int = HELDOUT_SEED, sets=None):
+        self.probability = as_tensor(probability)
+        instances, n_features = self.probability.shape
+        self.samples, self.seed, self.sets = samples, seed, sets
+        self.size = max(1, min(samples, CHUNK_VALUES // (instances * n_features)))  # inputs per chunk
+        self.starts = range(0, samples, self.size)
+        self.states: list[torch.Tensor] | None = None
+        self.lock = threading.Lock()  # one preparation, whichever thread asks first
+
+    def prepare(self) -> HeldoutSample:
+        """Keep the generator's state at each chunk's start, drawing the chunks once (once only)."""
+        with self.lock:
+            if self.states is None:
+                generator, states = torch.Generator().manual_seed(self.seed), []
+                for start in self.starts:
+                    states.append(generator.get_state())
+                    self.draw(start, generator)
+                self.states = states
+        return self
+
+    def draw(self, start: int, generator: torch.Generator) -> torch.Tensor:
+        return sample_features(self.probability, min(self.size, self.samples - start), generator, self.sets)
+
+    def errors(
+        self, model: str, weights, bias, importance, output_weights=None, rows=slice(None), threads: int | None = None
+    ) -> np.ndarray:
+        """Per model and feature: I_i E[(x_i - x'_i)^2] on this sample, (models, n), for the models
+        `rows` of the batch (weights, bias, importance and output_weights are theirs).
+
+        The abs model (W2 = output_weights) is scored on the sample signed, against its target |x|.
+        `threads` (EVALUATION_THREADS if None) score the chunks, one torch thread each, and their sums
+        are added in order (the same total however many threads, and for any rows); 1 scores here.
+        """
+        threads = EVALUATION_THREADS if threads is None else threads
+        weights, bias = as_tensor(weights), as_tensor(bias)
+        output_weights = None if output_weights is None else as_tensor(output_weights)
+        self.prepare()
+
+        @torch.no_grad()  # grad mode is per thread
+        def squared_errors(index: int) -> torch.Tensor:
+            x = self.draw(self.starts[index], torch.Generator().set_state(self.states[index]))[rows]
+            if model == "abs":
+                x = signed(x)
+            # In place: each fresh tensor of a chunk's size is another pass over memory, and these
+            # took 0.7x the time of (target - x')^2 at n = 100, seven models. (x' - y)^2 = (y - x')^2 exactly.
+            error = forward(model, weights, bias, x, output_weights).sub_(target(model, x))
+            return error.square_().sum(dim=2).double()
+
+        chunks = range(len(self.starts))
+        if threads == 1 or len(chunks) == 1:
+            total = sum(map(squared_errors, chunks))
+        else:
+            with ThreadPoolExecutor(threads, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+                total = sum(pool.map(squared_errors, chunks))
+        return (as_tensor(importance).double() * total / self.samples).numpy()
+
+
 def feature_errors(
     model: str,
     weights,
@@ -44,45 +113,14 @@ def feature_errors(
     output_weights=None,
     sets: FeatureSets | None = None,
 ) -> np.ndarray:
-    """Per instance and feature: I_i E[(x_i - x'_i)^2] on the fixed held-out sample.
+    """Per instance and feature: I_i E[(x_i - x'_i)^2] on the fixed held-out sample (HeldoutSample).
 
     weights (instances, m, n), bias/probability/importance (instances, n); returns (instances, n).
-    The abs model (W2 = output_weights, (instances, n, m)) is scored on the same sample signed,
-    against its target |x|. `sets` groups the features (superpos.data.FeatureSets); probability
-    is then each feature's marginal.
+    The abs model's W2 is output_weights, (instances, n, m). `sets` groups the features
+    (superpos.data.FeatureSets); probability is then each feature's marginal.
     """
-    weights, bias = as_tensor(weights), as_tensor(bias)
-    output_weights = None if output_weights is None else as_tensor(output_weights)
-    probability, importance = as_tensor(probability), as_tensor(importance)
-    instances, n_features = probability.shape
-    chunk = max(1, min(samples, CHUNK_VALUES // (instances * n_features)))
-    generator = torch.Generator().manual_seed(seed)
-
-    @torch.no_grad()  # grad mode is per thread
-    def squared_errors(x: torch.Tensor) -> torch.Tensor:
-        if model == "abs":
-            x = signed(x)
-        error = target(model, x) - forward(model, weights, bias, x, output_weights)
-        return (error**2).sum(dim=2).double()
-
-    # The chunks are drawn in order from one stream on this thread, so the sample is the same
-    # however many threads score it, and their sums are added in order (the same total).
-    # EVALUATION_THREADS score them, one torch thread each, at most EVALUATION_THREADS chunks ahead;
-    # a sample of one chunk is scored here, with no threads to start.
-    draw = lambda start: sample_features(probability, min(chunk, samples - start), generator, sets)  # noqa: E731
-    if chunk >= samples:
-        total = squared_errors(draw(0))
-    else:
-        total = torch.zeros(instances, n_features, dtype=torch.float64)
-        pending: deque = deque()
-        with ThreadPoolExecutor(EVALUATION_THREADS, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-            for start in range(0, samples, chunk):
-                pending.append(pool.submit(squared_errors, draw(start)))
-                if len(pending) > EVALUATION_THREADS:
-                    total += pending.popleft().result()
-            while pending:
-                total += pending.popleft().result()
-    return (importance.double() * total / samples).numpy()
+    sample = HeldoutSample(probability, samples, seed, sets)
+    return sample.errors(model, weights, bias, importance, output_weights)
 
 
 def heldout_samples(n_features: int) -> int:

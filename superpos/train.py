@@ -5,13 +5,14 @@ Why it is fast (benchmarks/ compares it with the paper's recipe side by side):
 - the backward pass is written out by hand (four batched products), no autograd graph;
 - inputs are drawn conditioned on at least one active feature, and the all-zero inputs'
   loss, which only involves b, is added in closed form: the same expected loss, far less noise;
-- masks are applied with ReLU's fused backward kernel, not torch.where;
+- masks are applied with ReLU's fused backward kernel, not torch.where, and a step's gradients
+  and Adam update are one TorchScript call each (superpos.models.scripted);
 - a higher peak learning rate with warm-up and cosine decay needs ~30x fewer steps;
 - the runs of a batch share their uniforms, small models draw several batches at once
   (superpos.data.BatchStream), and large models round the products' factors to bfloat16 where
   the CPU is fast at it (superpos.schedule.product_dtype);
 - one torch thread per training thread: on a shared 2-core machine it is steadier than two, and a
-  long batch trains on two threads of its own.
+  long batch trains on two threads of its own; each scores its models as soon as they are trained.
 Restarts guard against the local minima the paper's recipe falls into (4 of 5 features at
 S = 0.95 for some seeds): each instance starts `restarts` times, and after a fifth of the steps
 (the schedule's `prune`) only the run with the lowest loss on a separate selection sample goes on.
@@ -20,6 +21,7 @@ S = 0.95 for some seeds): each instance starts `restarts` times, and after a fif
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -32,8 +34,8 @@ import torch
 from superpos import absolute
 from superpos.config import Config
 from superpos.data import BatchStream, FeatureSets, NonzeroSampler, keep_where_positive, zero_input_probability
-from superpos.evaluate import heldout_loss, heldout_samples
-from superpos.models import forward_parts, product, weighted_squared_error
+from superpos.evaluate import EVALUATION_THREADS, HeldoutSample, heldout_samples
+from superpos.models import forward_parts, product, scripted, weighted_squared_error
 from superpos.schedule import (
     MAX_SECONDS,
     WARMUP_FRACTION,
@@ -69,9 +71,6 @@ SELECTION_VALUES = 4_000_000
 CONVERGENCE_WINDOW = 0.2
 CONVERGENCE_POINTS = 4
 CONVERGED_FALL = 0.02
-
-ADAM_BETAS = (0.9, 0.999)
-ADAM_EPS = 1e-8
 
 
 class TrainingDiverged(ArithmeticError):
@@ -166,19 +165,71 @@ def spaced_steps(steps: int, count: int) -> np.ndarray:
     return np.unique(np.round(steps * np.linspace(0.0, 1.0, count) ** 2).astype(int))
 
 
-def adam_step(parameters, grad, first_moment, second_moment, step: int, rate: float, peak=None) -> None:
+@scripted  # one call a step (superpos.models.scripted)
+def adam_step(
+    parameters: torch.Tensor,
+    grad: torch.Tensor,
+    first_moment: torch.Tensor,
+    second_moment: torch.Tensor,
+    step: int,
+    rate: float,
+    peak: torch.Tensor | None = None,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> None:
     """One Adam update in place (Kingma & Ba 2015), with bias correction:
     m <- b1 m + (1 - b1) g,  v <- b2 v + (1 - b2) g^2,  p <- p - rate (m / c1) / (sqrt(v / c2) + eps),
-    c_k = 1 - b_k^(step + 1); `peak` (runs, 1, 1), if given, multiplies each run's rate (each
-    model of a sweep has its own peak rate). Written out because torch.optim's per-call overhead
-    is larger than the whole update for these tiny tensors."""
-    beta1, beta2 = ADAM_BETAS
+    c_k = 1 - b_k^(step + 1), with Adam's default b1, b2 and eps; `peak` (runs, 1, 1), if given,
+    multiplies each run's rate (each model of a sweep has its own peak rate). Written out because
+    torch.optim's per-call overhead is larger than the whole update for these tiny tensors."""
     first_moment.mul_(beta1).add_(grad, alpha=1.0 - beta1)
     second_moment.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
-    denominator = (second_moment / (1.0 - beta2 ** (step + 1))).sqrt_().add_(ADAM_EPS)
+    denominator = (second_moment / (1.0 - beta2 ** (step + 1))).sqrt_().add_(eps)
     if peak is not None:
         denominator.div_(peak)
     parameters.addcdiv_(first_moment, denominator, value=-rate / (1.0 - beta1 ** (step + 1)))
+
+
+@scripted  # one call a step (superpos.models.scripted)
+def storage_gradients(
+    model: str,
+    weights: torch.Tensor,
+    bias: torch.Tensor,
+    x: torch.Tensor,
+    weight_grad: torch.Tensor,
+    bias_grad: torch.Tensor,
+    output_scale: torch.Tensor,
+    zero_scale: torch.Tensor,
+    zero_term: bool,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """Write dW and db of a batch of the storage models into the given tensors; return out = W^T h + b.
+
+    With e = (out - x) where the output ReLU passes (everywhere for linear) and g = s e
+    = dLoss/d(out): dW = h g^T + (W g * dh/dpre) x^T, db = sum_batch g + zero term (left out
+    with zero_term=False: the second half of a batch split in two). s = output_scale and the
+    zero term's factor zero_scale are ExpectedLoss's. The per-feature s multiplies the small
+    (m, n) factors, W s and h e^T, not the batch-sized e. The products' factors are rounded to
+    `dtype` once each (x and e are used twice).
+    """
+    x_factor = x.to(dtype)
+    pre_activation, hidden, out = forward_parts(model, weights, bias, x_factor, dtype=dtype)
+    error = torch.sub(out, x)
+    if model != "linear":  # ReLU(out) passes no gradient where out <= 0
+        error = keep_where_positive(error, out)
+    scale = output_scale[:, None, :]  # (instances, 1, n): scales W's and dW's columns
+    error_factor = error.to(dtype)
+    hidden_grad = product(weights * scale, error_factor, dtype)
+    if model == "neuron":
+        hidden_grad = keep_where_positive(hidden_grad, pre_activation)
+    product(hidden, error_factor.transpose(1, 2), dtype, out=weight_grad)
+    weight_grad.mul_(scale)
+    # Not baddbmm_: into this strided view it loops over instances, several times slower.
+    weight_grad.add_(product(hidden_grad, x_factor.transpose(1, 2), dtype))
+    bias_value = bias if model == "linear" else torch.relu(bias)
+    torch.addcmul(error.sum(dim=2).mul_(output_scale), zero_scale, bias_value, value=float(zero_term), out=bias_grad)
+    return out
 
 
 class ExpectedLoss:
@@ -200,32 +251,9 @@ class ExpectedLoss:
         self.zero_scale = (2.0 / n_features) * importance * zero_share[:, None]
 
     def gradients(self, weights, bias, x, weight_grad, bias_grad, zero_term: bool = True) -> torch.Tensor:
-        """Write dW and db of the batch into the given tensors; return out = W^T h + b.
-
-        With e = (out - x) where the output ReLU passes (everywhere for linear) and g = s e
-        = dLoss/d(out): dW = h g^T + (W g * dh/dpre) x^T, db = sum_batch g + zero term (left out
-        with zero_term=False: the second half of a batch split in two). The per-feature s
-        multiplies the small (m, n) factors, W s and h e^T, not the batch-sized e. The products'
-        factors are rounded to self.dtype once each (x and e are used twice).
-        """
-        x_factor = x.to(self.dtype)
-        pre_activation, hidden, out = forward_parts(self.model, weights, bias, x_factor, dtype=self.dtype)
-        error = torch.sub(out, x)
-        if self.model != "linear":  # ReLU(out) passes no gradient where out <= 0
-            error = keep_where_positive(error, out)
-        scale = self.output_scale[:, None, :]  # (instances, 1, n): scales W's and dW's columns
-        error_factor = error.to(self.dtype)
-        hidden_grad = product(weights * scale, error_factor, self.dtype)
-        if self.model == "neuron":
-            hidden_grad = keep_where_positive(hidden_grad, pre_activation)
-        product(hidden, error_factor.transpose(1, 2), self.dtype, out=weight_grad)
-        weight_grad.mul_(scale)
-        # Not baddbmm_: into this strided view it loops over instances, several times slower.
-        weight_grad.add_(product(hidden_grad, x_factor.transpose(1, 2), self.dtype))
-        bias_value = bias if self.model == "linear" else torch.relu(bias)
-        zero = float(zero_term)
-        torch.addcmul(error.sum(dim=2).mul_(self.output_scale), self.zero_scale, bias_value, value=zero, out=bias_grad)
-        return out
+        """Write dW and db of the batch into the given tensors; return out = W^T h + b (`storage_gradients`)."""
+        scales = (self.output_scale, self.zero_scale)
+        return storage_gradients(self.model, weights, bias, x, weight_grad, bias_grad, *scales, zero_term, self.dtype)
 
     def __call__(self, x, out, bias) -> torch.Tensor:
         """The loss per instance, from a batch drawn given x != 0 and its out = W^T h + b."""
@@ -302,6 +330,7 @@ class Trained:
     snapshots: torch.Tensor | None = None  # (frames, instances, rows, n)
     selection_history: torch.Tensor | None = None
     warm_start_won: np.ndarray | None = None
+    heldout: np.ndarray | None = None  # (instances,) on the batch's held-out sample (train_and_score)
     done: float = 0.0  # fraction of the steps, for the progress bar
 
 
@@ -412,6 +441,36 @@ def train_runs(
     trained.selection_history = torch.stack(selections, dim=1)
 
 
+def train_and_score(
+    sample: HeldoutSample,
+    rows: slice,
+    last: Callable[[], bool],
+    model: str,
+    n_hidden: int,
+    probability: np.ndarray,
+    importance: np.ndarray,
+    schedule: Schedule,
+    seed: int,
+    start: tuple[np.ndarray, np.ndarray] | None,
+    sets: FeatureSets | None,
+    trained: Trained,
+    halves: int,
+    origin: torch.Tensor | None,
+) -> None:
+    """train_runs with these arguments for the models `rows` of a batch, then their held-out loss
+    (Trained.heldout) on the batch's `sample`, at once: on this thread while other chunks still
+    train, on EVALUATION_THREADS if `last()` says this chunk finished last (the other cores are
+    free then). At n = 100, m = 40, seven models in chunks of four and three, the three are scored
+    in the 0.2-0.4 s the four take longer."""
+    train_runs(model, n_hidden, probability, importance, schedule, seed, start, sets, trained, halves, origin)
+    weights, output_weights = trained.weights.numpy(), None
+    if model == "abs":
+        weights, output_weights = absolute.unpack(weights)
+    threads = EVALUATION_THREADS if last() else 1
+    errors = sample.errors(model, weights, trained.bias, importance, output_weights, rows, threads)
+    trained.heldout = errors.mean(axis=1)
+
+
 def dense_start(model, n_hidden, importance, schedule, seed, sets, trained, halves) -> torch.Tensor:
     """Where every run of a training with a dense start starts: weight rows (restarts, instances,
     rows, n), restart r of instance i at [r, i].
@@ -506,15 +565,24 @@ def train_instances(
     report(0.0)
     dense_share = schedule.dense_steps / (schedule.dense_steps + schedule.steps)  # of the progress bar
     trained = [Trained() for _ in parts]
+    # Each chunk scores its models on the held-out sample as soon as it has trained them
+    # (train_and_score); the sample is prepared on this thread meanwhile, beside a dense start on
+    # the core it leaves free (superpos.evaluate.HeldoutSample).
+    sample, finished = HeldoutSample(probability, heldout_samples(n_features), sets=sets), itertools.count(1)
     with torch.no_grad(), ThreadPoolExecutor(len(parts)) as pool:
         origin = None
         if schedule.dense_steps:  # one dense start for every chunk, first (in halves if it is long)
             dense, dense_threads = Trained(), dense_workers(n_features, n_hidden, schedule)
             arguments = (model, n_hidden, importance, schedule, seed + len(parts), sets, dense, dense_threads)
-            [origin] = follow([pool.submit(dense_start, *arguments)], [dense], report, 0.0, dense_share)
+            future = pool.submit(dense_start, *arguments)
+            sample.prepare()
+            [origin] = follow([future], [dense], report, 0.0, dense_share)
         futures = [
             pool.submit(
-                train_runs,
+                train_and_score,
+                sample,
+                part,
+                lambda: next(finished) == len(parts),
                 model,
                 n_hidden,
                 probability[part],
@@ -529,22 +597,13 @@ def train_instances(
             )
             for index, (part, chunk) in enumerate(zip(parts, trained, strict=True))
         ]
+        sample.prepare()
         follow(futures, trained, report, dense_share, 1.0 - dense_share)
-        joined = lambda field, axis=0: torch.cat([getattr(chunk, field) for chunk in trained], dim=axis)  # noqa: E731
-        weights, bias = joined("weights").numpy(), joined("bias").numpy()
-        snapshots, output_weights = joined("snapshots", axis=1).numpy(), None
-        if model == "abs":
-            (weights, output_weights), snapshots = absolute.unpack(weights), absolute.unpack(snapshots)[0]
-        heldout = heldout_loss(
-            model,
-            weights,
-            bias,
-            probability,
-            importance,
-            samples=heldout_samples(n_features),
-            output_weights=output_weights,
-            sets=sets,
-        )
+    joined = lambda field, axis=0: torch.cat([getattr(chunk, field) for chunk in trained], dim=axis)  # noqa: E731
+    weights, bias = joined("weights").numpy(), joined("bias").numpy()
+    snapshots, output_weights = joined("snapshots", axis=1).numpy(), None
+    if model == "abs":
+        (weights, output_weights), snapshots = absolute.unpack(weights), absolute.unpack(snapshots)[0]
     selection_history = joined("selection_history").double().numpy()
     # A loss of exactly 0 throughout has not fallen (0, not 0 / 0): the floor keeps the ratio defined.
     last = np.maximum(np.abs(selection_history[:, -1]), np.finfo(np.float64).tiny)
@@ -560,7 +619,7 @@ def train_instances(
         loss_history=joined("loss_history").numpy(),
         snapshot_steps=spaced_steps(schedule.steps, SNAPSHOTS),
         snapshots=snapshots,
-        heldout=heldout,
+        heldout=np.concatenate([chunk.heldout for chunk in trained]),
         seconds=time.perf_counter() - started,
         schedule=schedule,
         selection_steps=np.array(sorted(convergence_steps(schedule.steps)) + [schedule.steps]),

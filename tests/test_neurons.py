@@ -102,6 +102,16 @@ def test_rotation_leaves_the_bottleneck_loss_and_breaks_the_neurons(rotation):
     assert losses.loc["neuron", "relative_change"] > 0.1
 
 
+def test_rotation_compares_losses_on_the_same_inputs_above_n_128():
+    # Above n = 128 a training scores itself on fewer inputs than the full sample the rotated
+    # model is scored on: compared across the two samples, relu's loss would seem to change.
+    n_features = 300
+    assert evaluate.heldout_samples(n_features) < evaluate.HELDOUT_SAMPLES
+    result = train(Config(model="relu", n_features=n_features, n_hidden=10, sparsity=0.99, steps=200, restarts=1))
+    losses = neurons.rotation_comparison([result])[0]
+    assert abs(losses["relative_change"][0]) < 1e-4
+
+
 def test_rotation_moves_bottleneck_scores(rotation):
     scores = rotation[1]
     relu = scores[scores["model"] == "relu"]
