@@ -65,8 +65,15 @@ class HeldoutSample:
                 self.states = states
         return self
 
-    def draw(self, start: int, generator: torch.Generator) -> torch.Tensor:
-        return sample_features(self.probability, min(self.size, self.samples - start), generator, self.sets)
+    def draw(self, start: int, generator: torch.Generator, rows: slice = slice(None)) -> torch.Tensor:
+        """The inputs of the models `rows` in the chunk that starts at input `start`, from `generator`
+        at that chunk's state. Independent features' uniforms fill (instances, n, inputs) in order,
+        so the models after `rows` are not drawn (grouped features draw the groups of every model
+        first, then their members)."""
+        size = min(self.size, self.samples - start)
+        if self.sets is None or self.sets.independent:
+            return sample_features(self.probability[: rows.stop], size, generator)[rows]
+        return sample_features(self.probability, size, generator, self.sets)[rows]
 
     def errors(
         self, model: str, weights, bias, importance, output_weights=None, rows=slice(None), threads: int | None = None
@@ -85,7 +92,7 @@ class HeldoutSample:
 
         @torch.no_grad()  # grad mode is per thread
         def squared_errors(index: int) -> torch.Tensor:
-            x = self.draw(self.starts[index], torch.Generator().set_state(self.states[index]))[rows]
+            x = self.draw(self.starts[index], torch.Generator().set_state(self.states[index]), rows)
             if model == "abs":
                 x = signed(x)
             # In place: each fresh tensor of a chunk's size is another pass over memory, and these
