@@ -330,7 +330,7 @@ class Trained:
     snapshots: torch.Tensor | None = None  # (frames, instances, rows, n)
     selection_history: torch.Tensor | None = None
     warm_start_won: np.ndarray | None = None
-    heldout: np.ndarray | None = None  # (instances,) on the batch's held-out sample (train_and_score)
+    heldout: np.ndarray | None = None  # (instances,) on the batch's held-out sample (`score`)
     done: float = 0.0  # fraction of the steps, for the progress bar
 
 
@@ -441,32 +441,12 @@ def train_runs(
     trained.selection_history = torch.stack(selections, dim=1)
 
 
-def train_and_score(
-    sample: HeldoutSample,
-    rows: slice,
-    last: Callable[[], bool],
-    model: str,
-    n_hidden: int,
-    probability: np.ndarray,
-    importance: np.ndarray,
-    schedule: Schedule,
-    seed: int,
-    start: tuple[np.ndarray, np.ndarray] | None,
-    sets: FeatureSets | None,
-    trained: Trained,
-    halves: int,
-    origin: torch.Tensor | None,
-) -> None:
-    """train_runs with these arguments for the models `rows` of a batch, then their held-out loss
-    (Trained.heldout) on the batch's `sample`, at once: on this thread while other chunks still
-    train, on EVALUATION_THREADS if `last()` says this chunk finished last (the other cores are
-    free then). At n = 100, m = 40, seven models in chunks of four and three, the three are scored
-    in the 0.2-0.4 s the four take longer."""
-    train_runs(model, n_hidden, probability, importance, schedule, seed, start, sets, trained, halves, origin)
+def score(sample: HeldoutSample, rows: slice, trained: Trained, model: str, importance, threads: int) -> None:
+    """Trained.heldout: the held-out loss of the trained models `rows` of a batch on its `sample`,
+    on `threads` threads (superpos.evaluate.HeldoutSample.errors)."""
     weights, output_weights = trained.weights.numpy(), None
     if model == "abs":
         weights, output_weights = absolute.unpack(weights)
-    threads = EVALUATION_THREADS if last() else 1
     errors = sample.errors(model, weights, trained.bias, importance, output_weights, rows, threads)
     trained.heldout = errors.mean(axis=1)
 
@@ -566,7 +546,7 @@ def train_instances(
     dense_share = schedule.dense_steps / (schedule.dense_steps + schedule.steps)  # of the progress bar
     trained = [Trained() for _ in parts]
     # Each chunk scores its models on the held-out sample as soon as it has trained them
-    # (train_and_score); the sample is prepared on this thread meanwhile, beside a dense start on
+    # (train_chunk below); the sample is prepared on this thread meanwhile, beside a dense start on
     # the core it leaves free (superpos.evaluate.HeldoutSample).
     sample, finished = HeldoutSample(probability, heldout_samples(n_features), sets=sets), itertools.count(1)
     with torch.no_grad(), ThreadPoolExecutor(len(parts)) as pool:
@@ -577,12 +557,13 @@ def train_instances(
             future = pool.submit(dense_start, *arguments)
             sample.prepare()
             [origin] = follow([future], [dense], report, 0.0, dense_share)
-        futures = [
-            pool.submit(
-                train_and_score,
-                sample,
-                part,
-                lambda: next(finished) == len(parts),
+
+        def train_chunk(index: int, part: slice, chunk: Trained) -> None:
+            """Train the models `part`, then score them at once: on this thread while other chunks
+            still train, on EVALUATION_THREADS if this chunk finished last (the other cores are free
+            then). At n = 100, m = 40, seven models in chunks of four and three, the three are
+            scored in the 0.2-0.4 s the four take longer."""
+            train_runs(
                 model,
                 n_hidden,
                 probability[part],
@@ -595,8 +576,11 @@ def train_instances(
                 halves,
                 None if origin is None else origin[:, part],
             )
-            for index, (part, chunk) in enumerate(zip(parts, trained, strict=True))
-        ]
+            threads = EVALUATION_THREADS if next(finished) == len(parts) else 1
+            score(sample, part, chunk, model, importance[part], threads)
+
+        chunks_of_models = enumerate(zip(parts, trained, strict=True))
+        futures = [pool.submit(train_chunk, index, part, chunk) for index, (part, chunk) in chunks_of_models]
         sample.prepare()
         follow(futures, trained, report, dense_share, 1.0 - dense_share)
     joined = lambda field, axis=0: torch.cat([getattr(chunk, field) for chunk in trained], dim=axis)  # noqa: E731
