@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -441,6 +442,12 @@ def train_runs(
     trained.selection_history = torch.stack(selections, dim=1)
 
 
+def prepare(sample: HeldoutSample) -> None:
+    """sample.prepare() on a thread of the trainer's (one torch thread, TRAIN_THREADS)."""
+    torch.set_num_threads(TRAIN_THREADS)
+    sample.prepare()
+
+
 def score(sample: HeldoutSample, rows: slice, trained: Trained, model: str, importance, threads: int) -> None:
     """Trained.heldout: the held-out loss of the trained models `rows` of a batch on its `sample`,
     on `threads` threads (superpos.evaluate.HeldoutSample.errors)."""
@@ -546,17 +553,16 @@ def train_instances(
     dense_share = schedule.dense_steps / (schedule.dense_steps + schedule.steps)  # of the progress bar
     trained = [Trained() for _ in parts]
     # Each chunk scores its models on the held-out sample as soon as it has trained them
-    # (train_chunk below); the sample is prepared on this thread meanwhile, beside a dense start on
-    # the core it leaves free (superpos.evaluate.HeldoutSample).
+    # (train_chunk below). The sample is prepared meanwhile on a thread of its own (beside a dense
+    # start, on the core it leaves free; superpos.evaluate.HeldoutSample), which scoring waits for.
     sample, finished = HeldoutSample(probability, heldout_samples(n_features), sets=sets), itertools.count(1)
+    threading.Thread(target=prepare, args=(sample,), daemon=True).start()
     with torch.no_grad(), ThreadPoolExecutor(len(parts)) as pool:
         origin = None
         if schedule.dense_steps:  # one dense start for every chunk, first (in halves if it is long)
             dense, dense_threads = Trained(), dense_workers(n_features, n_hidden, schedule)
             arguments = (model, n_hidden, importance, schedule, seed + len(parts), sets, dense, dense_threads)
-            future = pool.submit(dense_start, *arguments)
-            sample.prepare()
-            [origin] = follow([future], [dense], report, 0.0, dense_share)
+            [origin] = follow([pool.submit(dense_start, *arguments)], [dense], report, 0.0, dense_share)
 
         def train_chunk(index: int, part: slice, chunk: Trained) -> None:
             """Train the models `part`, then score them at once: on this thread while other chunks
@@ -581,7 +587,6 @@ def train_instances(
 
         chunks_of_models = enumerate(zip(parts, trained, strict=True))
         futures = [pool.submit(train_chunk, index, part, chunk) for index, (part, chunk) in chunks_of_models]
-        sample.prepare()
         follow(futures, trained, report, dense_share, 1.0 - dense_share)
     joined = lambda field, axis=0: torch.cat([getattr(chunk, field) for chunk in trained], dim=axis)  # noqa: E731
     weights, bias = joined("weights").numpy(), joined("bias").numpy()

@@ -256,9 +256,12 @@ def test_the_most_important_features_keep_monosemantic_neurons(paper_sweep):
     assert np.mean(monosemantic) < np.mean(polysemantic), (monosemantic, polysemantic)
 
 
-def test_larger_abs_models_start_dense_and_show_its_progress():
+def test_larger_abs_models_start_dense_and_show_its_progress(monkeypatch):
     """From n m > SMALL_SIZE every run first trains on dense inputs: the models of a sweep (one
     importance profile) start from one dense run, and the progress bar covers both phases."""
+    # The bar hears from the training every few milliseconds here, not every 0.1 s: this dense
+    # phase lasts about 0.15 s, and on a fast machine it could end before the first report.
+    monkeypatch.setattr(train_module, "PROGRESS_SECONDS", 0.005)
     probability = np.array([[1.0] * 30, [0.05] * 30])
     importance = np.tile(0.9 ** np.arange(30), (2, 1))
     automatic = resolve("abs", 30, 20, probability)
